@@ -1,0 +1,51 @@
+# make run   - install what is missing, start every process of configs/local.toml
+# make test  - install what is missing, run the whole suite (browser tests included)
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+CONFIG ?= configs/local.toml
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+UI_SOURCES := $(shell find ui/src ui/index.html ui/vite.config.* ui/tsconfig*.json -type f 2>/dev/null)
+
+.PHONY: install python-deps ui browser run test lint format bench clean
+
+install: python-deps ui
+
+python-deps: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+ui: ui/dist/index.html
+
+ui/dist/index.html: ui/package.json ui/package-lock.json $(UI_SOURCES)
+	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+# Browser tests drive Debian's Chromium (a browser download of the test tool's own is not used).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+run: install
+	$(BIN)/bourse --config $(CONFIG) config check
+	BOURSE_CONFIG=$(CONFIG) PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+test: install browser
+	$(BIN)/pytest -q
+
+lint: python-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict
+
+format: python-deps
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) ui/node_modules ui/dist data

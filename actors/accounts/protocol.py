@@ -1,0 +1,272 @@
+"""What crosses an accounts shard's ROUTER: requests from gateways and feeds, answers.
+
+Invariants:
+- Every amount is an ``int`` of the asset's smallest unit; the gateway turns decimal
+  strings into units (and back) with the market's rules, the shard checks them again.
+- Every private request carries :class:`Auth`: the user id (which names this shard) and
+  the SHA-256 of the API key's secret; the shard answers UNAUTHENTICATED unless it
+  matches.  ``Auth`` with ``admin=True`` is sent only by a gateway that checked the
+  operator's admin key.
+- An :class:`ErrorReply` carries the HTTP status the gateway answers with, a stable
+  ``code`` and, when one input is at fault, its ``field``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from actors.engine.messages import OrderType, SelfTradePrevention, Side, TimeInForce
+
+OrderStatus = Literal["new", "partially_filled", "filled", "cancelled", "expired", "rejected"]
+Liquidity = Literal["maker", "taker"]
+
+
+class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
+    pass
+
+
+class Auth(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    user_id: int
+    key_hash: bytes
+    admin: bool = False
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+class CreateUser(_Message, tag="create_user"):
+    secret_hash: bytes
+
+
+class Authenticate(_Message, tag="authenticate"):
+    auth: Auth
+
+
+class Deposit(_Message, tag="deposit"):
+    auth: Auth
+    asset: str
+    amount: int
+
+
+class Withdraw(_Message, tag="withdraw"):
+    auth: Auth
+    asset: str
+    amount: int
+
+
+class GetBalances(_Message, tag="balances"):
+    auth: Auth
+
+
+class PlaceOrder(_Message, tag="place"):
+    auth: Auth
+    market: str
+    side: Side
+    type: OrderType
+    price: int = 0
+    qty: int = 0
+    quote_qty: int = 0
+    time_in_force: TimeInForce = "GTC"
+    post_only: bool = False
+    client_order_id: str | None = None
+    stp: SelfTradePrevention = "expire_taker"
+
+
+class CancelOrder(_Message, tag="cancel"):
+    auth: Auth
+    order_id: int
+
+
+class CancelOrders(_Message, tag="cancel_all"):
+    auth: Auth
+    market: str | None = None
+
+
+class AmendOrder(_Message, tag="amend"):
+    auth: Auth
+    order_id: int
+    qty: int = 0
+    price: int = 0
+
+
+class GetOrder(_Message, tag="get_order"):
+    auth: Auth
+    order_id: int | None = None
+    client_order_id: str | None = None
+
+
+class ListOrders(_Message, tag="list_orders"):
+    auth: Auth
+    market: str | None = None
+    open_only: bool = True
+    limit: int = 100
+
+
+class ListFills(_Message, tag="list_fills"):
+    auth: Auth
+    market: str | None = None
+    limit: int = 100
+
+
+class GetTotals(_Message, tag="totals"):
+    auth: Auth
+
+
+class GetStatus(_Message, tag="status"):
+    pass
+
+
+AccountsRequest = (
+    CreateUser
+    | Authenticate
+    | Deposit
+    | Withdraw
+    | GetBalances
+    | PlaceOrder
+    | CancelOrder
+    | CancelOrders
+    | AmendOrder
+    | GetOrder
+    | ListOrders
+    | ListFills
+    | GetTotals
+    | GetStatus
+)
+
+
+# --- views and replies ------------------------------------------------------------------------
+
+
+class BalanceView(msgspec.Struct, frozen=True, gc=False):
+    asset: str
+    free: int
+    locked: int
+
+
+class FillView(msgspec.Struct, frozen=True, gc=False):
+    trade_id: int
+    order_id: int
+    market: str
+    side: Side
+    price: int
+    qty: int
+    fee: int
+    fee_asset: str
+    liquidity: Liquidity
+    time: int
+
+
+class OrderView(msgspec.Struct, frozen=True, gc=False):
+    order_id: int
+    client_order_id: str | None
+    market: str
+    side: Side
+    type: OrderType
+    price: int
+    qty: int
+    quote_qty: int
+    filled_qty: int
+    filled_quote: int
+    fee: int
+    status: OrderStatus
+    time_in_force: TimeInForce
+    post_only: bool
+    stp: SelfTradePrevention
+    created_at: int
+    updated_at: int
+    fills: list[FillView]
+
+
+class AssetTotals(msgspec.Struct, frozen=True, gc=False):
+    asset: str
+    free: int
+    locked: int
+    fees: int
+    deposits: int
+    withdrawals: int
+    traded_in: int
+    traded_out: int
+
+
+class UserCreated(_Message, tag="user_created"):
+    user_id: int
+
+
+class Authenticated(_Message, tag="authenticated"):
+    user_id: int
+
+
+class BalancesReply(_Message, tag="balances"):
+    balances: list[BalanceView]
+
+
+class OrderReply(_Message, tag="order"):
+    order: OrderView
+
+
+class OrdersReply(_Message, tag="orders"):
+    orders: list[OrderView]
+
+
+class FillsReply(_Message, tag="fills"):
+    fills: list[FillView]
+
+
+class TotalsReply(_Message, tag="totals"):
+    shard: int
+    users: int
+    open_orders: int
+    assets: list[AssetTotals]
+
+
+class ShardStatus(_Message, tag="status"):
+    shard: int
+    users: int
+    open_orders: int
+    commands: int
+    engine_in_seq: dict[str, int]
+    engine_out_seq: dict[str, int]
+    pending_requests: int
+
+
+class ErrorReply(_Message, tag="error"):
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+
+
+AccountsReply = (
+    UserCreated
+    | Authenticated
+    | BalancesReply
+    | OrderReply
+    | OrdersReply
+    | FillsReply
+    | TotalsReply
+    | ShardStatus
+    | ErrorReply
+)
+
+
+# --- private events on the shard's PUB socket (topic ``<kind>.<user_id>``) ---------------------
+
+
+class OrderEvent(_Message, tag="order"):
+    user_id: int
+    order: OrderView
+
+
+class FillEvent(_Message, tag="fill"):
+    user_id: int
+    fill: FillView
+
+
+class BalanceEvent(_Message, tag="balance"):
+    user_id: int
+    balance: BalanceView
+
+
+PrivateEvent = OrderEvent | FillEvent | BalanceEvent

@@ -1,0 +1,132 @@
+"""The records an accounts shard keeps, and the funds an order must hold.
+
+Invariants:
+- ``Balance.free`` and ``Balance.locked`` are never negative.
+- For every user and asset, ``locked`` equals the sum of ``Order.locked`` over the user's
+  open orders that spend that asset (buys spend the quote, sells the base).
+- An open order always holds at least :func:`required_lock` of its asset; whatever it
+  holds beyond that is released as soon as an event shows it (a better price, a fill at a
+  lower fee, a cancel).  A closed order holds nothing.
+- Fees are charged per order, cumulatively: after each fill the order has paid
+  ``ceil(fee_exact / FEE_SCALE)`` quote units in all, where ``fee_exact`` sums notional x
+  rate (ppm) over its fills.  Rounding up happens once per order, never per fill, so the
+  fee locked up front always covers it.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.accounts.protocol import FillView, OrderStatus, OrderView
+from actors.engine.messages import OrderType, SelfTradePrevention, Side, TimeInForce
+from bourse.market import FEE_SCALE, Market
+from bourse.money import ceil_div
+
+OPEN_STATUSES = frozenset(("new", "partially_filled"))
+
+
+class Balance(msgspec.Struct, gc=False, array_like=True):
+    free: int = 0
+    locked: int = 0
+
+
+class Order(msgspec.Struct, array_like=True):
+    order_id: int
+    user_id: int
+    client_order_id: str | None
+    market: str
+    side: Side
+    type: OrderType
+    price: int
+    qty: int
+    quote_qty: int
+    time_in_force: TimeInForce
+    post_only: bool
+    stp: SelfTradePrevention
+    created_at: int
+    updated_at: int
+    status: OrderStatus = "new"
+    filled_qty: int = 0
+    filled_quote: int = 0
+    fee_exact: int = 0
+    fee_paid: int = 0
+    locked: int = 0
+    pending_amend: tuple[int, int] | None = None
+    fills: list[FillView] = msgspec.field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def view(self) -> OrderView:
+        return OrderView(
+            order_id=self.order_id,
+            client_order_id=self.client_order_id,
+            market=self.market,
+            side=self.side,
+            type=self.type,
+            price=self.price,
+            qty=self.qty,
+            quote_qty=self.quote_qty,
+            filled_qty=self.filled_qty,
+            filled_quote=self.filled_quote,
+            fee=self.fee_paid,
+            status=self.status,
+            time_in_force=self.time_in_force,
+            post_only=self.post_only,
+            stp=self.stp,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            fills=list(self.fills),
+        )
+
+
+class User(msgspec.Struct):
+    user_id: int
+    key_hash: bytes
+    balances: dict[str, Balance] = msgspec.field(default_factory=dict)
+    orders: dict[int, Order] = msgspec.field(default_factory=dict)
+    open_orders: dict[int, None] = msgspec.field(default_factory=dict)
+    client_ids: dict[str, int] = msgspec.field(default_factory=dict)
+    fills: list[FillView] = msgspec.field(default_factory=list)
+
+    def balance(self, asset: str) -> Balance:
+        balance = self.balances.get(asset)
+        if balance is None:
+            balance = self.balances[asset] = Balance()
+        return balance
+
+
+def spends(order: Order, market: Market) -> str:
+    """The asset an order locks: the quote for a buy, the base for a sell."""
+    return market.quote if order.side == "buy" else market.base
+
+
+def required_lock(order: Order, market: Market) -> int:
+    """What an open order must hold so that every fill it may still get is paid for."""
+    if not order.is_open:
+        return 0
+    need = _required_for(order, market, order.price, order.qty)
+    if order.pending_amend is not None:
+        price, qty = order.pending_amend
+        need = max(need, _required_for(order, market, price, qty))
+    return need
+
+
+def _required_for(order: Order, market: Market, price: int, qty: int) -> int:
+    if order.side == "sell":
+        return qty - order.filled_qty
+    if order.quote_qty:
+        budget = order.quote_qty - order.filled_quote
+    else:
+        budget = market.notional(price, qty - order.filled_qty)
+    fee_cap = ceil_div(order.fee_exact + budget * market.max_fee_ppm, FEE_SCALE) - order.fee_paid
+    return budget + fee_cap
+
+
+def initial_lock(market: Market, side: Side, price: int, qty: int, quote_qty: int) -> int:
+    """What a new order must lock before it goes to the engine."""
+    if side == "sell":
+        return qty
+    budget = quote_qty or market.notional(price, qty)
+    return budget + ceil_div(budget * market.max_fee_ppm, FEE_SCALE)

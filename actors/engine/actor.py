@@ -1,0 +1,173 @@
+"""The engine actor: one market's MatchingEngine behind a ROUTER and a PUB socket.
+
+Invariants:
+- Only an accounts shard (ROUTER identity ``accounts-<k>`` naming the same shard as the
+  request) may send an :class:`EngineRequest`; each shard's requests are applied once and
+  in order of their sequence numbers; a repeat is ignored, a request past a gap is
+  refused until the missing ones arrive.
+- Every request's outcome goes back to the shard that sent it, even when empty, and every
+  event about a user goes to that user's shard, numbered per shard.
+- Each turn publishes at most one MarketEvents message on ``book.<market>`` (and the
+  trades again on ``trade.<market>``), so the market's sequence numbers reach subscribers
+  contiguous and in order.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+
+from actors.engine.engine import MatchingEngine
+from actors.engine.messages import Event, LevelChanged, Trade
+from actors.engine.protocol import (
+    Ack,
+    AdminRequest,
+    DepthQuery,
+    DepthReply,
+    EngineInbound,
+    EngineRequest,
+    EngineStatus,
+    ErrorReply,
+    MarketEvents,
+    PrivateEvent,
+    PublicTrade,
+    Report,
+    StatusQuery,
+    book_topic,
+    shard_identity,
+    trade_topic,
+)
+from bourse.config import Config
+from bourse.ids import shard_of_user
+from transport.runtime import Actor, Inbound, Outbox, Runtime
+
+log = logging.getLogger("engine")
+
+ROUTER = "router"
+
+
+class EngineActor(Actor):
+    def __init__(self, config: Config, market: str) -> None:
+        self.name = f"engine-{market}"
+        self.config = config
+        self.process = config.engines[market]
+        rules = config.markets[market]
+        self.engine = MatchingEngine(market, rules.tick, rules.lot, rules.base_scale)
+        self.shard_count = len(config.shards)
+        self.in_seq: dict[int, int] = {}
+        self.out_seq: dict[int, int] = {}
+        self.commands = 0
+        self._decoder = msgspec.msgpack.Decoder(EngineInbound)
+        self._encoder = msgspec.msgpack.Encoder()
+        self._public: list[LevelChanged | PublicTrade] = []
+
+    def setup(self, runtime: Runtime) -> None:
+        runtime.bind_router(ROUTER, self.process.router.bind)
+        runtime.bind_pub(self.process.pub.bind)
+        log.info("engine ready", extra={"fields": {"market": self.engine.market}})
+
+    def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
+        for message in batch:
+            try:
+                request = self._decoder.decode(message.body)
+            except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                self._reply(out, message, ErrorReply("BAD_REQUEST", str(error)))
+                continue
+            self._handle(message, request, now, out)
+        self._publish(now, out)
+
+    def _handle(self, message: Inbound, request: EngineInbound, now: int, out: Outbox) -> None:
+        match request:
+            case EngineRequest():
+                self._apply_request(message, request, now, out)
+            case DepthQuery():
+                bids, asks = self.engine.depth(request.limit or 1 << 62)
+                reply = DepthReply(
+                    self.engine.market, self.engine.seq, self.engine.halted, bids, asks
+                )
+                self._reply(out, message, reply)
+            case AdminRequest():
+                self.commands += 1
+                self.engine.apply(request.command)
+                self._reply(out, message, Ack())
+            case StatusQuery():
+                self._reply(out, message, self.status())
+
+    def _apply_request(
+        self, message: Inbound, request: EngineRequest, now: int, out: Outbox
+    ) -> None:
+        shard = request.shard
+        if not 0 <= shard < self.shard_count or message.peer != shard_identity(shard):
+            self._reply(out, message, ErrorReply("FORBIDDEN", "only accounts shards place orders"))
+            return
+        last = self.in_seq.get(shard, 0)
+        if request.seq <= last:
+            return
+        if request.seq != last + 1:
+            log.warning(
+                "request past a gap refused",
+                extra={"fields": {"shard": shard, "seq": request.seq, "expected": last + 1}},
+            )
+            return
+        self.in_seq[shard] = request.seq
+        self.commands += 1
+        events = self.engine.apply(request.command)
+        self._route(events, shard, request.seq, now, out)
+
+    def _route(
+        self, events: list[Event], origin: int, request_seq: int, now: int, out: Outbox
+    ) -> None:
+        by_shard: dict[int, list[PrivateEvent]] = {origin: []}
+        public = self._public
+        for event in events:
+            if isinstance(event, LevelChanged):
+                public.append(event)
+                continue
+            if isinstance(event, Trade):
+                public.append(
+                    PublicTrade(
+                        event.seq, event.trade_id, event.price, event.qty, event.taker_side, now
+                    )
+                )
+                by_shard.setdefault(shard_of_user(event.taker_user_id), []).append(event)
+                maker_shard = shard_of_user(event.maker_user_id)
+                if maker_shard != shard_of_user(event.taker_user_id):
+                    by_shard.setdefault(maker_shard, []).append(event)
+                continue
+            by_shard.setdefault(shard_of_user(event.user_id), []).append(event)
+        for shard, shard_events in by_shard.items():
+            seq = self.out_seq.get(shard, 0) + 1
+            self.out_seq[shard] = seq
+            report = Report(
+                self.engine.market, seq, request_seq if shard == origin else 0, now, shard_events
+            )
+            out.reply(ROUTER, shard_identity(shard), 0, self._encoder.encode(report))
+
+    def _publish(self, now: int, out: Outbox) -> None:
+        if not self._public:
+            return
+        market = self.engine.market
+        events = self._public
+        self._public = []
+        out.publish(book_topic(market), self._encoder.encode(MarketEvents(market, now, events)))
+        trades = [e for e in events if isinstance(e, PublicTrade)]
+        if trades:
+            out.publish(
+                trade_topic(market), self._encoder.encode(MarketEvents(market, now, list(trades)))
+            )
+
+    def _reply(self, out: Outbox, message: Inbound, reply: object) -> None:
+        out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(reply))
+
+    def status(self) -> EngineStatus:
+        engine = self.engine
+        return EngineStatus(
+            engine.market,
+            engine.seq,
+            engine.halted,
+            len(engine.orders),
+            len(engine.bids.levels),
+            len(engine.asks.levels),
+            self.commands,
+        )

@@ -1,0 +1,135 @@
+"""What crosses the engine actor's sockets.
+
+Invariants:
+- Every message that moves money carries its sender's link sequence number: an
+  :class:`EngineRequest` the shard's number for this engine, a :class:`Report` the
+  engine's number for that shard.  Each receiver applies a number once, in order.
+- A :class:`Report` goes to the accounts shard of every user an event concerns (the taker
+  and every maker); ``request_seq`` is the request's own number on the report sent back
+  to the shard that asked, and 0 on the others.
+- What the engine publishes holds no user or order ids: level totals and public trades,
+  each with the market's sequence number.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.engine.messages import (
+    Accepted,
+    Amend,
+    Amended,
+    Cancel,
+    CancelAll,
+    Done,
+    Halt,
+    LevelChanged,
+    Place,
+    Rejected,
+    Resume,
+    Side,
+    Trade,
+)
+
+
+class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
+    pass
+
+
+# --- requests to the engine ---------------------------------------------------------------
+
+
+class EngineRequest(_Message, tag="request"):
+    shard: int
+    seq: int
+    command: Place | Cancel | CancelAll | Amend
+
+
+class DepthQuery(_Message, tag="depth_query"):
+    limit: int = 0  # 0: every level
+
+
+class AdminRequest(_Message, tag="admin"):
+    command: Halt | Resume
+
+
+class StatusQuery(_Message, tag="status_query"):
+    pass
+
+
+EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery
+
+
+# --- answers from the engine ----------------------------------------------------------------
+
+PrivateEvent = Accepted | Rejected | Trade | Done | Amended
+
+
+class Report(_Message, tag="report"):
+    market: str
+    seq: int
+    request_seq: int
+    time: int
+    events: list[PrivateEvent]
+
+
+class DepthReply(_Message, tag="depth"):
+    market: str
+    seq: int
+    halted: bool
+    bids: list[tuple[int, int]]
+    asks: list[tuple[int, int]]
+
+
+class EngineStatus(_Message, tag="status"):
+    market: str
+    seq: int
+    halted: bool
+    open_orders: int
+    bid_levels: int
+    ask_levels: int
+    commands: int
+
+
+class Ack(_Message, tag="ack"):
+    pass
+
+
+class ErrorReply(_Message, tag="error"):
+    code: str
+    message: str
+
+
+EngineOutbound = Report | DepthReply | EngineStatus | Ack | ErrorReply
+
+
+# --- market data on the PUB socket ----------------------------------------------------------
+
+
+class PublicTrade(_Message, tag="trade"):
+    seq: int
+    trade_id: int
+    price: int
+    qty: int
+    taker_side: Side
+    time: int
+
+
+class MarketEvents(_Message, tag="market_events"):
+    """One turn's public events of a market, in sequence order (topic ``book.<market>``)."""
+
+    market: str
+    time: int
+    events: list[LevelChanged | PublicTrade]
+
+
+def book_topic(market: str) -> bytes:
+    return f"book.{market}".encode()
+
+
+def trade_topic(market: str) -> bytes:
+    return f"trade.{market}".encode()
+
+
+def shard_identity(shard: int) -> bytes:
+    return f"accounts-{shard}".encode()

@@ -1,0 +1,51 @@
+"""Waits until the gateway says every actor answers, then prints where to look.
+
+Runs beside the other processes of ``make run``; it stays alive afterwards because the
+process manager stops everything when one process ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from bourse.config import load_config
+
+WAIT_S = 120
+
+
+def main() -> int:
+    config = load_config(os.environ.get("BOURSE_CONFIG", "configs/local.toml"))
+    base = f"http://{config.gateway.address}:{config.gateway.port}"
+    deadline = time.monotonic() + WAIT_S
+    health: object = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as response:
+                health = json.load(response)
+                break
+        except urllib.error.HTTPError as error:
+            health = error.read().decode(errors="replace")
+        except OSError:
+            pass
+        time.sleep(0.25)  # polling a server that is starting; nothing to wait on instead
+    print(
+        "\n  Bourse is up.\n"
+        f"  Trading screen:  {base}/\n"
+        f"  API docs:        {base}/schema\n"
+        f"  WebSocket feed:  ws://{config.feed_ws.address}:{config.feed_ws.port}/ws\n"
+        f"  Health:          {health}\n",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.pause()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

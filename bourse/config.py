@@ -1,0 +1,334 @@
+"""The exchange's configuration: one TOML file places every process and sets every rule.
+
+Invariants:
+- A config that loads is whole and consistent: every key is known and of the right type
+  (msgspec names the key path of the first that is not), every market's assets exist,
+  its tick and lot sit on the assets' precision, ``tick * lot`` is a whole number of quote
+  units, every process sits on a declared host, and no two processes share an endpoint.
+- Errors surface at start-up as :class:`ConfigError`, never later.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from bourse.market import FEE_SCALE, Market
+from bourse.money import AmountError, decimals_of, parse_units
+
+MAX_SHARDS = 2**15
+_MARKET_NAME = re.compile(r"[A-Z0-9]{2,12}-[A-Z0-9]{2,12}")
+_ASSET_NAME = re.compile(r"[A-Z0-9]{2,12}")
+
+
+class ConfigError(ValueError):
+    """The config file is wrong; the message names the key and the rule."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class ExchangeSection(_Section):
+    name: str = "bourse"
+    open_signup: bool = False
+    faucet: bool = False
+    admin_key_sha256: str = ""
+    request_timeout_ms: int = 5000
+    rate_limit_per_s: int = 100
+    rate_limit_burst: int = 200
+
+
+class JournalSection(_Section):
+    fsync: Literal["batch", "none"] = "batch"
+    snapshot_every: int = 100_000
+
+
+class HostSection(_Section):
+    address: str
+
+
+class AssetSection(_Section):
+    decimals: int
+
+
+class MarketSection(_Section):
+    base: str
+    quote: str
+    tick: str
+    lot: str
+    min_notional: str
+    maker_fee: str
+    taker_fee: str
+    host: str
+    router_port: int
+    pub_port: int
+
+
+class ShardSection(_Section):
+    host: str
+    router_port: int
+    pub_port: int
+
+
+class GatewaySection(_Section):
+    host: str
+    port: int
+    workers: int = 1
+    cors_origins: list[str] = msgspec.field(default_factory=list)
+    max_body_bytes: int = 16_384
+
+
+class FeedSection(_Section):
+    host: str
+    router_port: int
+    ws_port: int
+    conflate_ms: int = 50
+    send_queue: int = 1024
+
+
+class ConfigFile(_Section, kw_only=True):
+    exchange: ExchangeSection = msgspec.field(default_factory=ExchangeSection)
+    journal: JournalSection = msgspec.field(default_factory=JournalSection)
+    hosts: dict[str, HostSection]
+    assets: dict[str, AssetSection]
+    markets: dict[str, MarketSection]
+    shards: list[ShardSection]
+    gateway: GatewaySection
+    feed: FeedSection
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    host: str
+    address: str
+    port: int
+
+    @property
+    def connect(self) -> str:
+        return f"tcp://{self.address}:{self.port}"
+
+    @property
+    def bind(self) -> str:
+        return f"tcp://{self.address}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineProcess:
+    market: str
+    router: Endpoint
+    pub: Endpoint
+
+    @property
+    def name(self) -> str:
+        return f"engine-{self.market}"
+
+
+@dataclass(frozen=True, slots=True)
+class ShardProcess:
+    shard: int
+    router: Endpoint
+    pub: Endpoint
+
+    @property
+    def name(self) -> str:
+        return f"accounts-{self.shard}"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    raw: ConfigFile
+    assets: dict[str, int]
+    markets: dict[str, Market]
+    engines: dict[str, EngineProcess]
+    shards: list[ShardProcess]
+    gateway: Endpoint
+    feed_router: Endpoint
+    feed_ws: Endpoint
+
+    @property
+    def exchange(self) -> ExchangeSection:
+        return self.raw.exchange
+
+    @property
+    def journal(self) -> JournalSection:
+        return self.raw.journal
+
+    def shard_of_user(self, user_id: int) -> ShardProcess | None:
+        from bourse.ids import shard_of_user
+
+        shard = shard_of_user(user_id)
+        return self.shards[shard] if 0 <= shard < len(self.shards) else None
+
+
+def data_dir() -> Path:
+    """Where every process keeps its files: ``$BOURSE_DATA_DIR``, default ``./data``."""
+    return Path(os.environ.get("BOURSE_DATA_DIR", "data"))
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    config_path = Path(path)
+    try:
+        text = config_path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read config {config_path}: {error.strerror}") from None
+    try:
+        raw = msgspec.toml.decode(text, type=ConfigFile)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"{config_path}: {error}") from None
+    except msgspec.DecodeError as error:
+        raise ConfigError(f"{config_path}: not valid TOML: {error}") from None
+    return _build(config_path, raw)
+
+
+def _build(path: Path, raw: ConfigFile) -> Config:
+    if not raw.hosts:
+        raise ConfigError("`hosts` must declare at least one host")
+    assets = _assets(raw)
+    markets = {name: _market(name, section, assets) for name, section in raw.markets.items()}
+    if not markets:
+        raise ConfigError("`markets` must declare at least one market")
+    if not raw.shards:
+        raise ConfigError("`shards` must declare at least one accounts shard")
+    if len(raw.shards) > MAX_SHARDS:
+        raise ConfigError(f"`shards` may hold at most {MAX_SHARDS} shards")
+    _check_positive("exchange.request_timeout_ms", raw.exchange.request_timeout_ms)
+    _check_positive("exchange.rate_limit_per_s", raw.exchange.rate_limit_per_s)
+    _check_positive("exchange.rate_limit_burst", raw.exchange.rate_limit_burst)
+    _check_positive("journal.snapshot_every", raw.journal.snapshot_every)
+    _check_positive("gateway.workers", raw.gateway.workers)
+    _check_positive("gateway.max_body_bytes", raw.gateway.max_body_bytes)
+    _check_positive("feed.send_queue", raw.feed.send_queue)
+    if raw.feed.conflate_ms < 0:
+        raise ConfigError("`feed.conflate_ms` must not be negative")
+    key_hash = raw.exchange.admin_key_sha256
+    if key_hash and not re.fullmatch(r"[0-9a-f]{64}", key_hash):
+        raise ConfigError("`exchange.admin_key_sha256` must be 64 lowercase hex digits")
+
+    endpoints = _EndpointBook(raw.hosts)
+    engines = {
+        name: EngineProcess(
+            market=name,
+            router=endpoints.take(f"markets.{name}", section.host, section.router_port),
+            pub=endpoints.take(f"markets.{name}", section.host, section.pub_port),
+        )
+        for name, section in raw.markets.items()
+    }
+    shards = [
+        ShardProcess(
+            shard=index,
+            router=endpoints.take(f"shards[{index}]", section.host, section.router_port),
+            pub=endpoints.take(f"shards[{index}]", section.host, section.pub_port),
+        )
+        for index, section in enumerate(raw.shards)
+    ]
+    gateway = endpoints.take("gateway", raw.gateway.host, raw.gateway.port)
+    feed_router = endpoints.take("feed", raw.feed.host, raw.feed.router_port)
+    feed_ws = endpoints.take("feed", raw.feed.host, raw.feed.ws_port)
+    return Config(
+        path=path,
+        raw=raw,
+        assets=assets,
+        markets=markets,
+        engines=engines,
+        shards=shards,
+        gateway=gateway,
+        feed_router=feed_router,
+        feed_ws=feed_ws,
+    )
+
+
+def _assets(raw: ConfigFile) -> dict[str, int]:
+    assets: dict[str, int] = {}
+    for name, section in raw.assets.items():
+        if not _ASSET_NAME.fullmatch(name):
+            raise ConfigError(f"`assets.{name}`: an asset name is 2-12 capitals or digits")
+        if not 0 <= section.decimals <= 18:
+            raise ConfigError(f"`assets.{name}.decimals` must be between 0 and 18")
+        assets[name] = section.decimals
+    return assets
+
+
+def _market(name: str, section: MarketSection, assets: dict[str, int]) -> Market:
+    where = f"markets.{name}"
+    if not _MARKET_NAME.fullmatch(name):
+        raise ConfigError(f"`{where}`: a market name is BASE-QUOTE in capitals")
+    for role in ("base", "quote"):
+        asset = getattr(section, role)
+        if asset not in assets:
+            raise ConfigError(f"`{where}.{role}`: unknown asset {asset!r}")
+    if name != f"{section.base}-{section.quote}":
+        raise ConfigError(f"`{where}`: the name must be {section.base}-{section.quote}")
+    base_decimals, quote_decimals = assets[section.base], assets[section.quote]
+    tick = _units(f"{where}.tick", section.tick, quote_decimals)
+    lot = _units(f"{where}.lot", section.lot, base_decimals)
+    if (tick * lot) % 10**base_decimals:
+        raise ConfigError(
+            f"`{where}`: tick x lot must be a whole number of {section.quote} units "
+            "so that every notional is exact"
+        )
+    min_notional = _units(f"{where}.min_notional", section.min_notional, quote_decimals)
+    maker_fee = _fee(f"{where}.maker_fee", section.maker_fee)
+    taker_fee = _fee(f"{where}.taker_fee", section.taker_fee)
+    return Market(
+        name=name,
+        base=section.base,
+        quote=section.quote,
+        base_decimals=base_decimals,
+        quote_decimals=quote_decimals,
+        price_decimals=decimals_of(section.tick),
+        qty_decimals=decimals_of(section.lot),
+        tick=tick,
+        lot=lot,
+        min_notional=min_notional,
+        maker_fee_ppm=maker_fee,
+        taker_fee_ppm=taker_fee,
+    )
+
+
+def _units(key: str, text: str, decimals: int) -> int:
+    try:
+        return parse_units(text, decimals, field=key)
+    except AmountError as error:
+        raise ConfigError(f"`{key}`: {error.message} ({error.code})") from None
+
+
+def _fee(key: str, text: str) -> int:
+    try:
+        ppm = parse_units(text, 6, field=key, positive=False)
+    except AmountError as error:
+        raise ConfigError(f"`{key}`: {error.message} ({error.code})") from None
+    if ppm >= FEE_SCALE:
+        raise ConfigError(f"`{key}` must be below 1")
+    return ppm
+
+
+def _check_positive(key: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"`{key}` must be greater than zero")
+
+
+class _EndpointBook:
+    """Hands out endpoints, refusing unknown hosts and two processes on one endpoint."""
+
+    def __init__(self, hosts: dict[str, HostSection]) -> None:
+        self._hosts = hosts
+        self._taken: dict[tuple[str, int], str] = {}
+
+    def take(self, owner: str, host: str, port: int) -> Endpoint:
+        if host not in self._hosts:
+            raise ConfigError(f"`{owner}.host`: unknown host {host!r}")
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"`{owner}`: port {port} is not between 1 and 65535")
+        address = self._hosts[host].address
+        other = self._taken.get((address, port))
+        if other is not None:
+            raise ConfigError(f"`{owner}` and `{other}` both use {address}:{port}")
+        self._taken[(address, port)] = owner
+        return Endpoint(host=host, address=address, port=port)

@@ -1,0 +1,49 @@
+"""Structured logs: one JSON object a line on stderr.
+
+Invariants: every record has ``ts`` (ms), ``level``, ``process`` and ``msg``; extra fields
+given as ``logger.info("...", extra={"fields": {...}})`` are merged in, so a request id
+can be followed from the gateway through the actors.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import msgspec
+
+_encoder = msgspec.json.Encoder()
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, process: str) -> None:
+        super().__init__()
+        self._process = process
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": int(record.created * 1000),
+            "level": record.levelname.lower(),
+            "process": self._process,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return _encoder.encode(entry).decode()
+
+
+def setup_logging(process: str, level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(process))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,266 @@
+"""Real processes for tests: a config on free ports, processes started and stopped.
+
+Invariants:
+- Every cluster gets its own config file, data folder and free ports on 127.0.0.1, so
+  tests never share state with each other or with a running ``make run``.
+- Readiness is a real condition (the process answers a status request), polled with a
+  deadline; stopping is SIGTERM, then SIGKILL past a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import zmq
+
+from actors.accounts.protocol import AccountsReply, AccountsRequest, GetStatus
+from actors.engine.protocol import EngineInbound, EngineOutbound, StatusQuery
+from bourse.config import Config, load_config
+from transport.framing import pack_rid, unpack_rid
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def write_config(
+    folder: Path,
+    *,
+    markets: tuple[str, ...] = ("BTC-USDT", "ETH-USDT"),
+    shards: int = 2,
+    exchange: str = "",
+    fsync: str = "batch",
+) -> Path:
+    ports = iter(free_ports(2 * len(markets) + 2 * shards + 4))
+    lots = {"BTC": "0.0001", "ETH": "0.001"}
+    parts = [
+        "[exchange]",
+        'name = "bourse-test"',
+        "open_signup = true",
+        "faucet = true",
+        # sha256("test-admin-key")
+        'admin_key_sha256 = "' + __import__("hashlib").sha256(b"test-admin-key").hexdigest() + '"',
+        "request_timeout_ms = 3000",
+        "rate_limit_per_s = 100000",
+        "rate_limit_burst = 100000",
+        exchange,
+        "[journal]",
+        f'fsync = "{fsync}"',
+        "snapshot_every = 100000",
+        '[hosts.local]\naddress = "127.0.0.1"',
+        "[assets.BTC]\ndecimals = 8",
+        "[assets.ETH]\ndecimals = 8",
+        "[assets.USDT]\ndecimals = 6",
+    ]
+    for market in markets:
+        base, quote = market.split("-")
+        parts.append(
+            f"[markets.{market}]\nbase = \"{base}\"\nquote = \"{quote}\"\ntick = \"0.01\"\n"
+            f"lot = \"{lots[base]}\"\nmin_notional = \"1\"\nmaker_fee = \"0.001\"\n"
+            f"taker_fee = \"0.002\"\nhost = \"local\"\nrouter_port = {next(ports)}\n"
+            f"pub_port = {next(ports)}"
+        )
+    for _ in range(shards):
+        parts.append(
+            f"[[shards]]\nhost = \"local\"\nrouter_port = {next(ports)}\npub_port = {next(ports)}"
+        )
+    parts.append(f"[gateway]\nhost = \"local\"\nport = {next(ports)}")
+    parts.append(
+        f"[feed]\nhost = \"local\"\nrouter_port = {next(ports)}\nws_port = {next(ports)}\n"
+        "conflate_ms = 20"
+    )
+    path = folder / "bourse.toml"
+    path.write_text("\n".join(parts) + "\n")
+    return path
+
+
+class ActorClient:
+    """A blocking DEALER for tests: one request, one reply, with a deadline."""
+
+    def __init__(self, context: zmq.Context[Any], endpoint: str) -> None:
+        self._socket = context.socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.connect(endpoint)
+        self._rid = 0
+        self._encoder = msgspec.msgpack.Encoder()
+
+    def raw(self, frames: list[bytes], timeout_s: float = 5.0) -> list[bytes]:
+        self._socket.send_multipart(frames)
+        if not self._socket.poll(int(timeout_s * 1000)):
+            raise TimeoutError("no reply")
+        return self._socket.recv_multipart()
+
+    def call(self, message: object, reply_type: Any, timeout_s: float = 5.0) -> Any:
+        self._rid += 1
+        deadline = time.monotonic() + timeout_s
+        self._socket.send_multipart([pack_rid(self._rid), self._encoder.encode(message)])
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._socket.poll(int(left * 1000)):
+                raise TimeoutError(f"no reply to {message!r}")
+            rid_frame, body = self._socket.recv_multipart()
+            if unpack_rid(rid_frame) == self._rid:
+                return msgspec.msgpack.decode(body, type=reply_type)
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+
+
+@dataclass
+class Cluster:
+    config_path: Path
+    data_dir: Path
+    config: Config
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+    context: zmq.Context[Any] = field(default_factory=zmq.Context)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["BOURSE_DATA_DIR"] = str(self.data_dir)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log_path = self.data_dir / f"{name}.log"
+        log_file = log_path.open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bourse.cli", "--config", str(self.config_path), "run", *args],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes[name] = process
+        self.logs[name] = log_path
+        return process
+
+    def start_engine(self, market: str) -> None:
+        self.start(f"engine-{market}", "engine", "--market", market)
+        self.wait_engine(market)
+
+    def start_shard(self, shard: int) -> None:
+        self.start(f"accounts-{shard}", "accounts", "--shard", str(shard))
+        self.wait_shard(shard)
+
+    def start_actors(self) -> None:
+        for market in self.config.engines:
+            self.start(f"engine-{market}", "engine", "--market", market)
+        for shard in range(len(self.config.shards)):
+            self.start(f"accounts-{shard}", "accounts", "--shard", str(shard))
+        for market in self.config.engines:
+            self.wait_engine(market)
+        for shard in range(len(self.config.shards)):
+            self.wait_shard(shard)
+
+    def engine_client(self, market: str) -> ActorClient:
+        return ActorClient(self.context, self.config.engines[market].router.connect)
+
+    def shard_client(self, shard: int) -> ActorClient:
+        return ActorClient(self.context, self.config.shards[shard].router.connect)
+
+    def wait_engine(self, market: str, timeout_s: float = 20.0) -> None:
+        self._wait(
+            f"engine-{market}",
+            lambda c: c.call(StatusQuery(), EngineOutbound, 0.2),
+            self.engine_client(market),
+            timeout_s,
+        )
+
+    def wait_shard(self, shard: int, timeout_s: float = 20.0) -> None:
+        self._wait(
+            f"accounts-{shard}",
+            lambda c: c.call(GetStatus(), AccountsReply, 0.2),
+            self.shard_client(shard),
+            timeout_s,
+        )
+
+    def _wait(self, name: str, probe: Any, client: ActorClient, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                process = self.processes.get(name)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{name} exited: {self.read_log(name)}")
+                try:
+                    probe(client)
+                    return
+                except TimeoutError:
+                    client.close()
+                    client = ActorClient(self.context, client_endpoint(self, name))
+            raise TimeoutError(f"{name} not ready: {self.read_log(name)}")
+        finally:
+            client.close()
+
+    def read_log(self, name: str) -> str:
+        path = self.logs.get(name)
+        return path.read_text()[-4000:] if path and path.exists() else ""
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> int:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def kill(self, name: str) -> None:
+        self.stop(name, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+        self.context.destroy(linger=0)
+
+
+def client_endpoint(cluster: Cluster, name: str) -> str:
+    if name.startswith("engine-"):
+        return cluster.config.engines[name.removeprefix("engine-")].router.connect
+    return cluster.config.shards[int(name.removeprefix("accounts-"))].router.connect
+
+
+@contextmanager
+def cluster(folder: Path, **config_options: Any) -> Iterator[Cluster]:
+    config_path = write_config(folder, **config_options)
+    data_dir = folder / "data"
+    data_dir.mkdir(exist_ok=True)
+    running = Cluster(config_path, data_dir, load_config(config_path))
+    try:
+        yield running
+    finally:
+        running.stop_all()
+
+
+__all__ = [
+    "AccountsReply",
+    "AccountsRequest",
+    "ActorClient",
+    "Cluster",
+    "EngineInbound",
+    "EngineOutbound",
+    "cluster",
+]

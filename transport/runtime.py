@@ -1,0 +1,239 @@
+"""The loop that runs one actor: sockets in, a batch to the state machine, results out.
+
+Invariants:
+- One thread, one zmq Context, one owner of the actor's state.
+- Each turn reads every message that is ready (up to ``MAX_BATCH``) into one batch,
+  stamps one time for it, hands it to the actor, calls the actor's ``commit`` (the
+  journal hook: the batch is durable when it returns), and only then sends what the
+  batch produced.  Nothing leaves the process before its cause is on disk.
+- A frame that is not ours is dropped with a log line (the actor answers undecodable
+  bodies itself, when they have a return address); it never stops the loop.  An
+  exception out of the actor is a bug: the loop logs it, calls ``on_failure`` and stops
+  without sending that batch's results, so a supervisor restarts the actor from its
+  journal.
+- SIGTERM or SIGINT stops the loop within ``POLL_MS``; sockets close with LINGER 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from types import FrameType
+
+import zmq
+
+from bourse.logs import now_ms
+from transport.framing import pack_rid, unpack_rid
+from transport.pubsub import PUB_HWM, Publisher
+
+log = logging.getLogger("runtime")
+
+MAX_BATCH = 1024
+POLL_MS = 100
+ROUTER_HWM = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    socket: str
+    peer: bytes  # the ROUTER identity of the sender; b"" on a DEALER
+    rid: int
+    body: bytes
+
+
+@dataclass(slots=True)
+class Outbox:
+    """What one batch produced, sent by the runtime after the commit."""
+
+    replies: list[tuple[str, bytes, int, bytes]] = field(default_factory=list)
+    sends: list[tuple[str, int, bytes]] = field(default_factory=list)
+    publications: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def reply(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
+        """Send ``body`` to ``peer`` through the ROUTER named ``socket``."""
+        self.replies.append((socket, peer, rid, body))
+
+    def send(self, socket: str, rid: int, body: bytes) -> None:
+        """Send ``body`` through the DEALER named ``socket``."""
+        self.sends.append((socket, rid, body))
+
+    def publish(self, topic: bytes, body: bytes) -> None:
+        self.publications.append((topic, body))
+
+    def clear(self) -> None:
+        self.replies.clear()
+        self.sends.clear()
+        self.publications.clear()
+
+
+class Actor(ABC):
+    """Lifecycle: ``setup`` (sockets), ``on_start``, ``on_batch``/``commit`` per turn,
+    ``on_idle`` when a poll times out, ``on_stop`` on a clean stop, ``on_failure`` on a bug."""
+
+    name: str = "actor"
+
+    @abstractmethod
+    def setup(self, runtime: Runtime) -> None: ...
+
+    def on_start(self, out: Outbox) -> None:
+        """Called once after the sockets exist, before the first batch."""
+
+    @abstractmethod
+    def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None: ...
+
+    def commit(self) -> None:
+        """Make this turn's commands durable; called before anything is sent."""
+
+    def on_idle(self, now: int, out: Outbox) -> None:
+        """Called when no message came for ``POLL_MS``."""
+
+    def on_undeliverable(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
+        """A ROUTER reply found no peer connected under ``peer``."""
+        log.warning("undeliverable", extra={"fields": {"socket": socket, "peer": repr(peer)}})
+
+    def on_stop(self) -> None:
+        """Called after the loop ends cleanly."""
+
+    def on_failure(self, error: BaseException) -> None:
+        """Called when the actor raised; the process exits non-zero afterwards."""
+
+
+class Runtime:
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.context = zmq.Context()
+        self._inputs: dict[str, zmq.Socket[bytes]] = {}
+        self._routers: set[str] = set()
+        self._publisher: Publisher | None = None
+        self._stopping = False
+        self._poller = zmq.Poller()
+
+    # --- sockets, created by the actor's setup ------------------------------------------
+
+    def bind_router(self, name: str, endpoint: str) -> None:
+        socket = self.context.socket(zmq.ROUTER)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        socket.setsockopt(zmq.SNDHWM, ROUTER_HWM)
+        socket.setsockopt(zmq.RCVHWM, ROUTER_HWM)
+        socket.bind(endpoint)
+        self._add_input(name, socket)
+        self._routers.add(name)
+
+    def connect_dealer(self, name: str, endpoint: str, identity: bytes) -> None:
+        socket = self.context.socket(zmq.DEALER)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.IDENTITY, identity)
+        socket.setsockopt(zmq.SNDHWM, ROUTER_HWM)
+        socket.setsockopt(zmq.RCVHWM, ROUTER_HWM)
+        socket.connect(endpoint)
+        self._add_input(name, socket)
+
+    def bind_pub(self, endpoint: str) -> None:
+        socket = self.context.socket(zmq.PUB)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.SNDHWM, PUB_HWM)
+        socket.bind(endpoint)
+        self._publisher = Publisher(socket)
+
+    def _add_input(self, name: str, socket: zmq.Socket[bytes]) -> None:
+        self._inputs[name] = socket
+        self._poller.register(socket, zmq.POLLIN)
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def run(self) -> int:
+        """Run until stopped; 0 after a clean stop, 1 after a failure."""
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        out = Outbox()
+        try:
+            self.actor.setup(self)
+            self.actor.on_start(out)
+            self._flush(out)
+            while not self._stopping:
+                self._turn(out)
+        except Exception as error:
+            log.exception("actor failed", extra={"fields": {"actor": self.actor.name}})
+            self.actor.on_failure(error)
+            return 1
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.context.destroy(linger=0)
+        self.actor.on_stop()
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping = True
+
+    def _turn(self, out: Outbox) -> None:
+        try:
+            ready = dict(self._poller.poll(POLL_MS))
+        except zmq.ZMQError as error:
+            if error.errno == zmq.EINTR:
+                return
+            raise
+        if not ready:
+            self.actor.on_idle(now_ms(), out)
+        else:
+            batch = self._read_batch(ready)
+            if batch:
+                self.actor.on_batch(batch, now_ms(), out)
+        self.actor.commit()
+        self._flush(out)
+
+    def _read_batch(self, ready: dict[zmq.Socket[bytes], int]) -> list[Inbound]:
+        batch: list[Inbound] = []
+        for name, socket in self._inputs.items():
+            if socket not in ready:
+                continue
+            is_router = name in self._routers
+            while len(batch) < MAX_BATCH:
+                try:
+                    frames = socket.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                inbound = _parse(name, is_router, frames)
+                if inbound is None:
+                    log.warning("dropped a malformed message", extra={"fields": {"socket": name}})
+                else:
+                    batch.append(inbound)
+        return batch
+
+    def _flush(self, out: Outbox) -> None:
+        for name, peer, rid, body in out.replies:
+            try:
+                self._inputs[name].send_multipart((peer, pack_rid(rid), body), copy=False)
+            except zmq.ZMQError as error:
+                if error.errno != zmq.EHOSTUNREACH:
+                    raise
+                self.actor.on_undeliverable(name, peer, rid, body)
+        for name, rid, body in out.sends:
+            self._inputs[name].send_multipart((pack_rid(rid), body), copy=False)
+        if out.publications:
+            publisher = self._publisher
+            assert publisher is not None, "the actor publishes without a PUB socket"
+            for topic, body in out.publications:
+                publisher.publish(topic, body)
+        out.clear()
+
+
+def _parse(name: str, is_router: bool, frames: list[bytes]) -> Inbound | None:
+    if is_router:
+        if len(frames) != 3:
+            return None
+        peer, rid_frame, body = frames
+    else:
+        if len(frames) != 2:
+            return None
+        peer = b""
+        rid_frame, body = frames
+    rid = unpack_rid(rid_frame)
+    return None if rid is None else Inbound(name, peer, rid, body)
