@@ -6,6 +6,10 @@ Invariants:
 - A body that does not decode is answered with a 400 ErrorReply naming the problem when
   it came with a return address, and the shard keeps serving.
 - Everything the ledger produces in a turn is sent after the runtime's commit.
+- Catching up: every ``SYNC_MS`` the shard tells each engine how far it applied its
+  reports (the engine resends what came after) and resends each request that has gone
+  unanswered for a whole period (the engine ignores numbers it already applied).  So a
+  restart of either side, or a lost message, heals by sequence number.
 """
 
 from __future__ import annotations
@@ -15,21 +19,34 @@ import logging
 import msgspec
 
 from actors.accounts.ledger import Ledger, LedgerOutput
-from actors.accounts.protocol import AccountsRequest, ErrorReply
-from actors.engine.protocol import EngineOutbound, Report, shard_identity
+from actors.accounts.protocol import (
+    AccountsRequest,
+    AmendOrder,
+    CancelOrder,
+    CancelOrders,
+    CreateUser,
+    Deposit,
+    ErrorReply,
+    PlaceOrder,
+    Withdraw,
+)
+from actors.durable import DurableActor
+from actors.engine.protocol import EngineOutbound, Report, Sync, shard_identity
 from bourse.config import Config
-from transport.runtime import Actor, Inbound, Outbox, Runtime
+from transport.runtime import Inbound, Outbox, Runtime
 
 log = logging.getLogger("accounts")
 
 ROUTER = "router"
+SYNC_MS = 1000
+_CHANGES_STATE = (CreateUser, Deposit, Withdraw, PlaceOrder, CancelOrder, CancelOrders, AmendOrder)
 
 
 def engine_socket(market: str) -> str:
     return f"engine:{market}"
 
 
-class AccountsActor(Actor):
+class AccountsActor(DurableActor):
     def __init__(self, config: Config, shard: int) -> None:
         self.name = f"accounts-{shard}"
         self.config = config
@@ -38,8 +55,11 @@ class AccountsActor(Actor):
         self._requests = msgspec.msgpack.Decoder(AccountsRequest)
         self._reports = msgspec.msgpack.Decoder(EngineOutbound)
         self._encoder = msgspec.msgpack.Encoder()
+        self._last_sync = 0
+        self._stale: dict[str, int] = {}
 
     def setup(self, runtime: Runtime) -> None:
+        self.open_journal(self.config)
         runtime.bind_router(ROUTER, self.process.router.bind)
         runtime.bind_pub(self.process.pub.bind)
         identity = shard_identity(self.ledger.shard)
@@ -53,7 +73,14 @@ class AccountsActor(Actor):
             if message.socket == ROUTER:
                 self._on_request(message, now, produced, out)
             else:
-                self._on_engine(message, produced)
+                self._on_engine(message, now, produced)
+        self._send(produced, out)
+        self._maybe_sync(now, out)
+
+    def on_idle(self, now: int, out: Outbox) -> None:
+        self._maybe_sync(now, out)
+
+    def _send(self, produced: LedgerOutput, out: Outbox) -> None:
         encode = self._encoder.encode
         for peer, rid, reply in produced.replies:
             out.reply(ROUTER, peer, rid, encode(reply))
@@ -62,24 +89,61 @@ class AccountsActor(Actor):
         for topic, event in produced.events:
             out.publish(topic, encode(event))
 
-    def _on_request(
-        self, message: Inbound, now: int, produced: LedgerOutput, out: Outbox
-    ) -> None:
+    def _on_request(self, message: Inbound, now: int, produced: LedgerOutput, out: Outbox) -> None:
         try:
             request = self._requests.decode(message.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             reply = ErrorReply(400, "BAD_REQUEST", f"request does not decode: {error}")
             out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(reply))
             return
+        if isinstance(request, _CHANGES_STATE):
+            self.record(now, message)
         self.ledger.handle_request(now, message.peer, message.rid, request, produced)
 
-    def _on_engine(self, message: Inbound, produced: LedgerOutput) -> None:
+    def _on_engine(self, message: Inbound, now: int, produced: LedgerOutput) -> None:
         try:
             reply = self._reports.decode(message.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             log.error("engine message does not decode", extra={"fields": {"error": str(error)}})
             return
         if isinstance(reply, Report):
+            self.record(now, message)
             self.ledger.handle_report(reply, produced)
         else:
             log.warning("engine said", extra={"fields": {"reply": repr(reply)}})
+
+    def replay(self, message: Inbound, now: int, out: Outbox) -> None:
+        produced = LedgerOutput()
+        if message.socket == ROUTER:
+            request = self._requests.decode(message.body)
+            self.ledger.handle_request(now, message.peer, message.rid, request, produced)
+        else:
+            report = self._reports.decode(message.body)
+            if isinstance(report, Report):
+                self.ledger.handle_report(report, produced)
+
+    def _maybe_sync(self, now: int, out: Outbox) -> None:
+        if now - self._last_sync < SYNC_MS:
+            return
+        self._last_sync = now
+        ledger = self.ledger
+        for market in self.config.engines:
+            socket = engine_socket(market)
+            unacked = ledger.unacked[market]
+            stale = self._stale.get(market, 0)
+            for seq, request in unacked.items():
+                if seq > stale:
+                    break
+                out.send(socket, 0, self._encoder.encode(request))
+            self._stale[market] = max(unacked, default=0)
+            sync = Sync(ledger.shard, ledger.engine_in_seq[market])
+            out.send(socket, 0, self._encoder.encode(sync))
+
+    def snapshot_state(self) -> bytes:
+        return self.ledger.snapshot_bytes()
+
+    def restore(self, data: bytes) -> None:
+        self.ledger = Ledger.restore(self.config, data)
+
+    def state_hash(self) -> str:
+        return self.ledger.state_hash()

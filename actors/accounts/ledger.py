@@ -15,9 +15,12 @@ Invariants (tests/accounts check them after long random runs):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
+
+import msgspec
 
 from actors.accounts.protocol import (
     AccountsReply,
@@ -109,6 +112,25 @@ class Pending:
     waiting: int = 1
     orders: list[int] = field(default_factory=list)
     error: ErrorReply | None = None
+
+
+class LedgerSnapshot(msgspec.Struct, frozen=True):
+    shard: int
+    next_user: int
+    next_order: int
+    users: list[User]
+    fees: dict[str, int]
+    deposits: dict[str, int]
+    withdrawals: dict[str, int]
+    traded_in: dict[str, int]
+    traded_out: dict[str, int]
+    engine_in_seq: dict[str, int]
+    engine_out_seq: dict[str, int]
+    unacked: dict[str, list[EngineRequest]]
+    commands: int
+
+
+_snapshot_encoder = msgspec.msgpack.Encoder()
 
 
 @dataclass(slots=True)
@@ -660,6 +682,56 @@ class Ledger:
         self._new_fills.clear()
         self._dirty_orders.clear()
         self._dirty_balances.clear()
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def snapshot(self) -> LedgerSnapshot:
+        """The whole durable state; requests waiting for a reply are not part of it."""
+        return LedgerSnapshot(
+            self.shard,
+            self.next_user,
+            self.next_order,
+            list(self.users.values()),
+            self.fees,
+            self.deposits,
+            self.withdrawals,
+            self.traded_in,
+            self.traded_out,
+            self.engine_in_seq,
+            self.engine_out_seq,
+            {market: list(requests.values()) for market, requests in self.unacked.items()},
+            self.commands,
+        )
+
+    def snapshot_bytes(self) -> bytes:
+        return _snapshot_encoder.encode(self.snapshot())
+
+    def state_hash(self) -> str:
+        return hashlib.sha256(self.snapshot_bytes()).hexdigest()
+
+    @classmethod
+    def restore(cls, config: Config, data: bytes) -> Ledger:
+        snap = msgspec.msgpack.decode(data, type=LedgerSnapshot)
+        ledger = cls(config, snap.shard)
+        ledger.next_user = snap.next_user
+        ledger.next_order = snap.next_order
+        ledger.users = {user.user_id: user for user in snap.users}
+        ledger.open_orders = {
+            order_id: user.orders[order_id] for user in snap.users for order_id in user.open_orders
+        }
+        ledger.fees = dict(snap.fees)
+        ledger.deposits = dict(snap.deposits)
+        ledger.withdrawals = dict(snap.withdrawals)
+        ledger.traded_in = dict(snap.traded_in)
+        ledger.traded_out = dict(snap.traded_out)
+        ledger.engine_in_seq = dict(snap.engine_in_seq)
+        ledger.engine_out_seq = dict(snap.engine_out_seq)
+        ledger.unacked = {
+            market: {request.seq: request for request in requests}
+            for market, requests in snap.unacked.items()
+        }
+        ledger.commands = snap.commands
+        return ledger
 
     # --- operators --------------------------------------------------------------------------
 

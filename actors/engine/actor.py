@@ -7,6 +7,8 @@ Invariants:
   refused until the missing ones arrive.
 - Every request's outcome goes back to the shard that sent it, even when empty, and every
   event about a user goes to that user's shard, numbered per shard.
+- Every report stays retained until its shard says (Sync) it applied it, and is resent
+  on request; retained reports are part of the snapshot, so a restart loses none.
 - Each turn publishes at most one MarketEvents message on ``book.<market>`` (and the
   trades again on ``trade.<market>``), so the market's sequence numbers reach subscribers
   contiguous and in order.
@@ -14,11 +16,13 @@ Invariants:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import msgspec
 
-from actors.engine.engine import MatchingEngine
+from actors.durable import DurableActor
+from actors.engine.engine import EngineSnapshot, MatchingEngine
 from actors.engine.messages import Event, LevelChanged, Trade
 from actors.engine.protocol import (
     Ack,
@@ -34,20 +38,29 @@ from actors.engine.protocol import (
     PublicTrade,
     Report,
     StatusQuery,
+    Sync,
     book_topic,
     shard_identity,
     trade_topic,
 )
 from bourse.config import Config
 from bourse.ids import shard_of_user
-from transport.runtime import Actor, Inbound, Outbox, Runtime
+from transport.runtime import Inbound, Outbox, Runtime
 
 log = logging.getLogger("engine")
 
 ROUTER = "router"
 
 
-class EngineActor(Actor):
+class EngineActorState(msgspec.Struct, frozen=True):
+    engine: EngineSnapshot
+    in_seq: dict[int, int]
+    out_seq: dict[int, int]
+    retained: dict[int, list[Report]]
+    commands: int
+
+
+class EngineActor(DurableActor):
     def __init__(self, config: Config, market: str) -> None:
         self.name = f"engine-{market}"
         self.config = config
@@ -57,12 +70,14 @@ class EngineActor(Actor):
         self.shard_count = len(config.shards)
         self.in_seq: dict[int, int] = {}
         self.out_seq: dict[int, int] = {}
+        self.retained: dict[int, dict[int, Report]] = {}
         self.commands = 0
         self._decoder = msgspec.msgpack.Decoder(EngineInbound)
         self._encoder = msgspec.msgpack.Encoder()
         self._public: list[LevelChanged | PublicTrade] = []
 
     def setup(self, runtime: Runtime) -> None:
+        self.open_journal(self.config)
         runtime.bind_router(ROUTER, self.process.router.bind)
         runtime.bind_pub(self.process.pub.bind)
         log.info("engine ready", extra={"fields": {"market": self.engine.market}})
@@ -74,13 +89,19 @@ class EngineActor(Actor):
             except (msgspec.DecodeError, msgspec.ValidationError) as error:
                 self._reply(out, message, ErrorReply("BAD_REQUEST", str(error)))
                 continue
-            self._handle(message, request, now, out)
+            if self._handle(message, request, now, out):
+                self.record(now, message)
         self._publish(now, out)
 
-    def _handle(self, message: Inbound, request: EngineInbound, now: int, out: Outbox) -> None:
+    def replay(self, message: Inbound, now: int, out: Outbox) -> None:
+        self._handle(message, self._decoder.decode(message.body), now, out)
+        self._public.clear()
+
+    def _handle(self, message: Inbound, request: EngineInbound, now: int, out: Outbox) -> bool:
+        """Serve one request; True when it changed the state (and must be journaled)."""
         match request:
             case EngineRequest():
-                self._apply_request(message, request, now, out)
+                return self._apply_request(message, request, now, out)
             case DepthQuery():
                 bids, asks = self.engine.depth(request.limit or 1 << 62)
                 reply = DepthReply(
@@ -91,29 +112,50 @@ class EngineActor(Actor):
                 self.commands += 1
                 self.engine.apply(request.command)
                 self._reply(out, message, Ack())
+                return True
             case StatusQuery():
                 self._reply(out, message, self.status())
+            case Sync():
+                self._sync(message, request, out)
+        return False
+
+    def _from_shard(self, message: Inbound, shard: int) -> bool:
+        return 0 <= shard < self.shard_count and message.peer == shard_identity(shard)
 
     def _apply_request(
         self, message: Inbound, request: EngineRequest, now: int, out: Outbox
-    ) -> None:
+    ) -> bool:
         shard = request.shard
-        if not 0 <= shard < self.shard_count or message.peer != shard_identity(shard):
+        if not self._from_shard(message, shard):
             self._reply(out, message, ErrorReply("FORBIDDEN", "only accounts shards place orders"))
-            return
+            return False
         last = self.in_seq.get(shard, 0)
         if request.seq <= last:
-            return
+            return False
         if request.seq != last + 1:
             log.warning(
                 "request past a gap refused",
                 extra={"fields": {"shard": shard, "seq": request.seq, "expected": last + 1}},
             )
-            return
+            return False
         self.in_seq[shard] = request.seq
         self.commands += 1
         events = self.engine.apply(request.command)
         self._route(events, shard, request.seq, now, out)
+        return True
+
+    def _sync(self, message: Inbound, request: Sync, out: Outbox) -> None:
+        if not self._from_shard(message, request.shard):
+            self._reply(out, message, ErrorReply("FORBIDDEN", "only accounts shards sync"))
+            return
+        retained = self.retained.get(request.shard)
+        if not retained:
+            return
+        for seq in [seq for seq in retained if seq <= request.applied]:
+            del retained[seq]
+        identity = shard_identity(request.shard)
+        for report in retained.values():
+            out.reply(ROUTER, identity, 0, self._encoder.encode(report))
 
     def _route(
         self, events: list[Event], origin: int, request_seq: int, now: int, out: Outbox
@@ -142,6 +184,7 @@ class EngineActor(Actor):
             report = Report(
                 self.engine.market, seq, request_seq if shard == origin else 0, now, shard_events
             )
+            self.retained.setdefault(shard, {})[seq] = report
             out.reply(ROUTER, shard_identity(shard), 0, self._encoder.encode(report))
 
     def _publish(self, now: int, out: Outbox) -> None:
@@ -159,6 +202,35 @@ class EngineActor(Actor):
 
     def _reply(self, out: Outbox, message: Inbound, reply: object) -> None:
         out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(reply))
+
+    def on_undeliverable(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
+        """A shard is away: its reports stay retained until it syncs."""
+
+    def snapshot_state(self) -> bytes:
+        return self._encoder.encode(
+            EngineActorState(
+                self.engine.snapshot(),
+                self.in_seq,
+                self.out_seq,
+                {shard: list(reports.values()) for shard, reports in self.retained.items()},
+                self.commands,
+            )
+        )
+
+    def restore(self, data: bytes) -> None:
+        state = msgspec.msgpack.decode(data, type=EngineActorState)
+        rules = self.config.markets[self.engine.market]
+        self.engine = MatchingEngine.restore(state.engine, rules.tick, rules.lot, rules.base_scale)
+        self.in_seq = dict(state.in_seq)
+        self.out_seq = dict(state.out_seq)
+        self.retained = {
+            shard: {report.seq: report for report in reports}
+            for shard, reports in state.retained.items()
+        }
+        self.commands = state.commands
+
+    def state_hash(self) -> str:
+        return hashlib.sha256(self.snapshot_state()).hexdigest()
 
     def status(self) -> EngineStatus:
         engine = self.engine

@@ -57,7 +57,15 @@ class StatusQuery(_Message, tag="status_query"):
     pass
 
 
-EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery
+class Sync(_Message, tag="sync"):
+    """From a shard: "I applied your reports up to ``applied``": the engine forgets
+    those and resends any after it."""
+
+    shard: int
+    applied: int
+
+
+EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync
 
 
 # --- answers from the engine ----------------------------------------------------------------
