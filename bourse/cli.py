@@ -92,7 +92,9 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
         setup_logging("feed")
         return serve_feed(config)
-    print("bourse: run needs a process (engine, accounts, gateway, feed) or --host", file=sys.stderr)
+    print(
+        "bourse: run needs a process (engine, accounts, gateway, feed) or --host", file=sys.stderr
+    )
     return 2
 
 

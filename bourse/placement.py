@@ -20,8 +20,11 @@ def processes_by_host(config: Config) -> dict[str, list[tuple[str, str]]]:
         ("gateway", f"http://{config.gateway.address}:{config.gateway.port}")
     )
     placed[config.feed_ws.host].append(
-        ("feed", f"ws://{config.feed_ws.address}:{config.feed_ws.port}/ws  "
-         f"router {config.feed_router.connect}")
+        (
+            "feed",
+            f"ws://{config.feed_ws.address}:{config.feed_ws.port}/ws  "
+            f"router {config.feed_router.connect}",
+        )
     )
     return placed
 
