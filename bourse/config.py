@@ -34,7 +34,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     pass
 
 
-class ExchangeSection(_Section):
+class ExchangeSection(_Section, frozen=True):
     name: str = "bourse"
     open_signup: bool = False
     faucet: bool = False
@@ -44,20 +44,20 @@ class ExchangeSection(_Section):
     rate_limit_burst: int = 200
 
 
-class JournalSection(_Section):
+class JournalSection(_Section, frozen=True):
     fsync: Literal["batch", "none"] = "batch"
     snapshot_every: int = 100_000
 
 
-class HostSection(_Section):
+class HostSection(_Section, frozen=True):
     address: str
 
 
-class AssetSection(_Section):
+class AssetSection(_Section, frozen=True):
     decimals: int
 
 
-class MarketSection(_Section):
+class MarketSection(_Section, frozen=True):
     base: str
     quote: str
     tick: str
@@ -70,13 +70,13 @@ class MarketSection(_Section):
     pub_port: int
 
 
-class ShardSection(_Section):
+class ShardSection(_Section, frozen=True):
     host: str
     router_port: int
     pub_port: int
 
 
-class GatewaySection(_Section):
+class GatewaySection(_Section, frozen=True):
     host: str
     port: int
     workers: int = 1
@@ -84,7 +84,7 @@ class GatewaySection(_Section):
     max_body_bytes: int = 16_384
 
 
-class FeedSection(_Section):
+class FeedSection(_Section, frozen=True):
     host: str
     router_port: int
     ws_port: int
@@ -92,7 +92,7 @@ class FeedSection(_Section):
     send_queue: int = 1024
 
 
-class ConfigFile(_Section, kw_only=True):
+class ConfigFile(_Section, kw_only=True, frozen=True):
     exchange: ExchangeSection = msgspec.field(default_factory=ExchangeSection)
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
     hosts: dict[str, HostSection]

@@ -36,7 +36,8 @@ class Market:
 
     @property
     def base_scale(self) -> int:
-        return 10**self.base_decimals
+        scale: int = 10**self.base_decimals
+        return scale
 
     @property
     def max_fee_ppm(self) -> int:

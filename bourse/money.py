@@ -52,7 +52,8 @@ def parse_units(text: object, decimals: int, *, field: str, positive: bool = Tru
     stripped = fraction.rstrip("0")
     if len(stripped) > decimals:
         raise AmountError("TOO_PRECISE", field, f"{field} has more than {decimals} decimal places")
-    units = int(whole) * 10**decimals + (int(stripped.ljust(decimals, "0")) if decimals else 0)
+    scale: int = 10**decimals
+    units = int(whole) * scale + (int(stripped.ljust(decimals, "0")) if decimals else 0)
     if units > MAX_UNITS:
         raise AmountError("OUT_OF_RANGE", field, f"{field} is too large")
     if positive and units == 0:
@@ -76,4 +77,5 @@ def decimals_of(text: str) -> int:
 
 def ceil_div(numerator: int, denominator: int) -> int:
     """Integer division rounding up, for non-negative numerator and positive denominator."""
-    return -(-numerator // denominator)
+    quotient: int = -(-numerator // denominator)
+    return quotient

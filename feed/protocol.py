@@ -26,12 +26,12 @@ class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
     pass
 
 
-class TradesQuery(_Message, tag="trades"):
+class TradesQuery(_Message, tag="trades", frozen=True):
     market: str
     limit: int = 100
 
 
-class KlinesQuery(_Message, tag="klines"):
+class KlinesQuery(_Message, tag="klines", frozen=True):
     market: str
     interval: Interval
     start: int | None = None
@@ -39,11 +39,11 @@ class KlinesQuery(_Message, tag="klines"):
     limit: int = 500
 
 
-class TickersQuery(_Message, tag="tickers"):
+class TickersQuery(_Message, tag="tickers", frozen=True):
     market: str | None = None
 
 
-class FeedStatusQuery(_Message, tag="status"):
+class FeedStatusQuery(_Message, tag="status", frozen=True):
     pass
 
 
@@ -77,24 +77,24 @@ class TickerRow(msgspec.Struct, frozen=True, gc=False, array_like=True):
     quote_volume: int
 
 
-class TradesReply(_Message, tag="trades"):
+class TradesReply(_Message, tag="trades", frozen=True):
     trades: list[TradeRow]  # newest first
 
 
-class KlinesReply(_Message, tag="klines"):
+class KlinesReply(_Message, tag="klines", frozen=True):
     klines: list[KlineRow]  # oldest first
 
 
-class TickersReply(_Message, tag="tickers"):
+class TickersReply(_Message, tag="tickers", frozen=True):
     tickers: list[TickerRow]
 
 
-class FeedStatus(_Message, tag="status"):
+class FeedStatus(_Message, tag="status", frozen=True):
     subscribers: int
     markets: dict[str, int]  # market -> last applied sequence number
 
 
-class FeedError(_Message, tag="error"):
+class FeedError(_Message, tag="error", frozen=True):
     code: str
     message: str
 

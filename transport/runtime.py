@@ -16,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 from abc import ABC, abstractmethod
@@ -177,7 +178,7 @@ class Runtime:
         try:
             ready = dict(self._poller.poll(POLL_MS))
         except zmq.ZMQError as error:
-            if error.errno == zmq.EINTR:
+            if error.errno == errno.EINTR:
                 return
             raise
         if not ready:

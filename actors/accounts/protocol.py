@@ -36,31 +36,31 @@ class Auth(msgspec.Struct, frozen=True, gc=False, array_like=True):
 # --- requests ---------------------------------------------------------------------------------
 
 
-class CreateUser(_Message, tag="create_user"):
+class CreateUser(_Message, tag="create_user", frozen=True):
     secret_hash: bytes
 
 
-class Authenticate(_Message, tag="authenticate"):
+class Authenticate(_Message, tag="authenticate", frozen=True):
     auth: Auth
 
 
-class Deposit(_Message, tag="deposit"):
-    auth: Auth
-    asset: str
-    amount: int
-
-
-class Withdraw(_Message, tag="withdraw"):
+class Deposit(_Message, tag="deposit", frozen=True):
     auth: Auth
     asset: str
     amount: int
 
 
-class GetBalances(_Message, tag="balances"):
+class Withdraw(_Message, tag="withdraw", frozen=True):
+    auth: Auth
+    asset: str
+    amount: int
+
+
+class GetBalances(_Message, tag="balances", frozen=True):
     auth: Auth
 
 
-class PlaceOrder(_Message, tag="place"):
+class PlaceOrder(_Message, tag="place", frozen=True):
     auth: Auth
     market: str
     side: Side
@@ -74,47 +74,47 @@ class PlaceOrder(_Message, tag="place"):
     stp: SelfTradePrevention = "expire_taker"
 
 
-class CancelOrder(_Message, tag="cancel"):
+class CancelOrder(_Message, tag="cancel", frozen=True):
     auth: Auth
     order_id: int
 
 
-class CancelOrders(_Message, tag="cancel_all"):
+class CancelOrders(_Message, tag="cancel_all", frozen=True):
     auth: Auth
     market: str | None = None
 
 
-class AmendOrder(_Message, tag="amend"):
+class AmendOrder(_Message, tag="amend", frozen=True):
     auth: Auth
     order_id: int
     qty: int = 0
     price: int = 0
 
 
-class GetOrder(_Message, tag="get_order"):
+class GetOrder(_Message, tag="get_order", frozen=True):
     auth: Auth
     order_id: int | None = None
     client_order_id: str | None = None
 
 
-class ListOrders(_Message, tag="list_orders"):
+class ListOrders(_Message, tag="list_orders", frozen=True):
     auth: Auth
     market: str | None = None
     open_only: bool = True
     limit: int = 100
 
 
-class ListFills(_Message, tag="list_fills"):
+class ListFills(_Message, tag="list_fills", frozen=True):
     auth: Auth
     market: str | None = None
     limit: int = 100
 
 
-class GetTotals(_Message, tag="totals"):
+class GetTotals(_Message, tag="totals", frozen=True):
     auth: Auth
 
 
-class GetStatus(_Message, tag="status"):
+class GetStatus(_Message, tag="status", frozen=True):
     pass
 
 
@@ -190,38 +190,38 @@ class AssetTotals(msgspec.Struct, frozen=True, gc=False):
     traded_out: int
 
 
-class UserCreated(_Message, tag="user_created"):
+class UserCreated(_Message, tag="user_created", frozen=True):
     user_id: int
 
 
-class Authenticated(_Message, tag="authenticated"):
+class Authenticated(_Message, tag="authenticated", frozen=True):
     user_id: int
 
 
-class BalancesReply(_Message, tag="balances"):
+class BalancesReply(_Message, tag="balances", frozen=True):
     balances: list[BalanceView]
 
 
-class OrderReply(_Message, tag="order"):
+class OrderReply(_Message, tag="order", frozen=True):
     order: OrderView
 
 
-class OrdersReply(_Message, tag="orders"):
+class OrdersReply(_Message, tag="orders", frozen=True):
     orders: list[OrderView]
 
 
-class FillsReply(_Message, tag="fills"):
+class FillsReply(_Message, tag="fills", frozen=True):
     fills: list[FillView]
 
 
-class TotalsReply(_Message, tag="totals"):
+class TotalsReply(_Message, tag="totals", frozen=True):
     shard: int
     users: int
     open_orders: int
     assets: list[AssetTotals]
 
 
-class ShardStatus(_Message, tag="status"):
+class ShardStatus(_Message, tag="status", frozen=True):
     shard: int
     users: int
     open_orders: int
@@ -231,7 +231,7 @@ class ShardStatus(_Message, tag="status"):
     pending_requests: int
 
 
-class ErrorReply(_Message, tag="error"):
+class ErrorReply(_Message, tag="error", frozen=True):
     status: int
     code: str
     message: str
@@ -254,17 +254,17 @@ AccountsReply = (
 # --- private events on the shard's PUB socket (topic ``<kind>.<user_id>``) ---------------------
 
 
-class OrderEvent(_Message, tag="order"):
+class OrderEvent(_Message, tag="order", frozen=True):
     user_id: int
     order: OrderView
 
 
-class FillEvent(_Message, tag="fill"):
+class FillEvent(_Message, tag="fill", frozen=True):
     user_id: int
     fill: FillView
 
 
-class BalanceEvent(_Message, tag="balance"):
+class BalanceEvent(_Message, tag="balance", frozen=True):
     user_id: int
     balance: BalanceView
 

@@ -32,7 +32,7 @@ class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
 # --- commands ---------------------------------------------------------------------------
 
 
-class Place(_Message, tag="place"):
+class Place(_Message, tag="place", frozen=True):
     """A new order.  A limit order gives ``price`` and ``qty``.  A market sell gives
     ``qty``; a market buy gives ``quote_qty`` (spend at most this), or ``qty`` with
     ``price`` as the worst price it accepts."""
@@ -49,16 +49,16 @@ class Place(_Message, tag="place"):
     stp: SelfTradePrevention = "expire_taker"
 
 
-class Cancel(_Message, tag="cancel"):
+class Cancel(_Message, tag="cancel", frozen=True):
     order_id: int
     user_id: int
 
 
-class CancelAll(_Message, tag="cancel_all"):
+class CancelAll(_Message, tag="cancel_all", frozen=True):
     user_id: int
 
 
-class Amend(_Message, tag="amend"):
+class Amend(_Message, tag="amend", frozen=True):
     """Change a resting order: ``qty`` is the new total quantity (0 keeps it), ``price``
     the new price (0 keeps it).  A smaller quantity at the same price keeps priority;
     anything else re-queues the order as if placed now."""
@@ -69,11 +69,11 @@ class Amend(_Message, tag="amend"):
     price: int = 0
 
 
-class Halt(_Message, tag="halt"):
+class Halt(_Message, tag="halt", frozen=True):
     """Stop taking new orders; cancels still work."""
 
 
-class Resume(_Message, tag="resume"):
+class Resume(_Message, tag="resume", frozen=True):
     pass
 
 
@@ -83,18 +83,18 @@ Command = Place | Cancel | CancelAll | Amend | Halt | Resume
 # --- events -----------------------------------------------------------------------------
 
 
-class Accepted(_Message, tag="accepted"):
+class Accepted(_Message, tag="accepted", frozen=True):
     order_id: int
     user_id: int
 
 
-class Rejected(_Message, tag="rejected"):
+class Rejected(_Message, tag="rejected", frozen=True):
     order_id: int
     user_id: int
     reason: str
 
 
-class Trade(_Message, tag="trade"):
+class Trade(_Message, tag="trade", frozen=True):
     seq: int
     trade_id: int
     price: int
@@ -106,7 +106,7 @@ class Trade(_Message, tag="trade"):
     taker_user_id: int
 
 
-class Done(_Message, tag="done"):
+class Done(_Message, tag="done", frozen=True):
     """The order left the book or never rested: ``remaining`` base units did not trade."""
 
     order_id: int
@@ -115,7 +115,7 @@ class Done(_Message, tag="done"):
     remaining: int
 
 
-class Amended(_Message, tag="amended"):
+class Amended(_Message, tag="amended", frozen=True):
     order_id: int
     user_id: int
     price: int
@@ -123,7 +123,7 @@ class Amended(_Message, tag="amended"):
     remaining: int
 
 
-class LevelChanged(_Message, tag="level"):
+class LevelChanged(_Message, tag="level", frozen=True):
     """The total resting at ``price`` on ``side`` is now ``total`` (0: the level is gone)."""
 
     seq: int

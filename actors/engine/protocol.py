@@ -39,25 +39,25 @@ class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
 # --- requests to the engine ---------------------------------------------------------------
 
 
-class EngineRequest(_Message, tag="request"):
+class EngineRequest(_Message, tag="request", frozen=True):
     shard: int
     seq: int
     command: Place | Cancel | CancelAll | Amend
 
 
-class DepthQuery(_Message, tag="depth_query"):
+class DepthQuery(_Message, tag="depth_query", frozen=True):
     limit: int = 0  # 0: every level
 
 
-class AdminRequest(_Message, tag="admin"):
+class AdminRequest(_Message, tag="admin", frozen=True):
     command: Halt | Resume
 
 
-class StatusQuery(_Message, tag="status_query"):
+class StatusQuery(_Message, tag="status_query", frozen=True):
     pass
 
 
-class Sync(_Message, tag="sync"):
+class Sync(_Message, tag="sync", frozen=True):
     """From a shard: "I applied your reports up to ``applied``": the engine forgets
     those and resends any after it."""
 
@@ -73,7 +73,7 @@ EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync
 PrivateEvent = Accepted | Rejected | Trade | Done | Amended
 
 
-class Report(_Message, tag="report"):
+class Report(_Message, tag="report", frozen=True):
     market: str
     seq: int
     request_seq: int
@@ -81,7 +81,7 @@ class Report(_Message, tag="report"):
     events: list[PrivateEvent]
 
 
-class DepthReply(_Message, tag="depth"):
+class DepthReply(_Message, tag="depth", frozen=True):
     market: str
     seq: int
     halted: bool
@@ -89,7 +89,7 @@ class DepthReply(_Message, tag="depth"):
     asks: list[tuple[int, int]]
 
 
-class EngineStatus(_Message, tag="status"):
+class EngineStatus(_Message, tag="status", frozen=True):
     market: str
     seq: int
     halted: bool
@@ -99,11 +99,11 @@ class EngineStatus(_Message, tag="status"):
     commands: int
 
 
-class Ack(_Message, tag="ack"):
+class Ack(_Message, tag="ack", frozen=True):
     pass
 
 
-class ErrorReply(_Message, tag="error"):
+class ErrorReply(_Message, tag="error", frozen=True):
     code: str
     message: str
 
@@ -114,7 +114,7 @@ EngineOutbound = Report | DepthReply | EngineStatus | Ack | ErrorReply
 # --- market data on the PUB socket ----------------------------------------------------------
 
 
-class PublicTrade(_Message, tag="trade"):
+class PublicTrade(_Message, tag="trade", frozen=True):
     seq: int
     trade_id: int
     price: int
@@ -123,7 +123,7 @@ class PublicTrade(_Message, tag="trade"):
     time: int
 
 
-class MarketEvents(_Message, tag="market_events"):
+class MarketEvents(_Message, tag="market_events", frozen=True):
     """One turn's public events of a market, in sequence order (topic ``book.<market>``)."""
 
     market: str

@@ -1,0 +1,64 @@
+"""``bourse status``: ask every actor of a config how it is and print one table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import zmq
+
+from actors.accounts.protocol import AccountsReply, GetStatus, ShardStatus
+from actors.engine.protocol import EngineOutbound, EngineStatus, StatusQuery
+from bourse.config import Config
+from transport.framing import pack_rid
+
+TIMEOUT_MS = 1000
+
+
+def ask(context: zmq.Context[Any], endpoint: str, message: object, reply_type: Any) -> Any:
+    socket = context.socket(zmq.DEALER)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.connect(endpoint)
+    try:
+        socket.send_multipart([pack_rid(1), msgspec.msgpack.encode(message)])
+        if not socket.poll(TIMEOUT_MS):
+            return None
+        return msgspec.msgpack.decode(socket.recv_multipart()[1], type=reply_type)
+    finally:
+        socket.close(linger=0)
+
+
+def print_status(config: Config) -> int:
+    context: zmq.Context[Any] = zmq.Context()
+    rows = [("process", "endpoint", "state", "details")]
+    down = 0
+    for market, engine in config.engines.items():
+        reply = ask(context, engine.router.connect, StatusQuery(), EngineOutbound)
+        if isinstance(reply, EngineStatus):
+            detail = (
+                f"seq {reply.seq}, {reply.open_orders} open orders, "
+                f"{reply.bid_levels}/{reply.ask_levels} bid/ask levels, "
+                f"{reply.commands} commands{', HALTED' if reply.halted else ''}"
+            )
+            rows.append((engine.name, engine.router.connect, "up", detail))
+        else:
+            down += 1
+            rows.append((engine.name, engine.router.connect, "DOWN", f"no answer ({market})"))
+    for shard in config.shards:
+        reply = ask(context, shard.router.connect, GetStatus(), AccountsReply)
+        if isinstance(reply, ShardStatus):
+            detail = (
+                f"{reply.users} users, {reply.open_orders} open orders, "
+                f"{reply.pending_requests} waiting, engine seqs in {reply.engine_in_seq}"
+            )
+            rows.append((shard.name, shard.router.connect, "up", detail))
+        else:
+            down += 1
+            rows.append((shard.name, shard.router.connect, "DOWN", "no answer"))
+    context.destroy(linger=0)
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[3]
+        )
+    return 1 if down else 0
