@@ -8,6 +8,7 @@ command before anything starts, with the message naming the key.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -82,20 +83,21 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
         setup_logging(f"accounts-{args.shard}")
         return _run_actor(AccountsActor(config, args.shard))
-    if process == "gateway":
-        from gateway.serve import serve
-
-        setup_logging("gateway")
-        return serve(config)
-    if process == "feed":
-        from feed.serve import serve as serve_feed
-
-        setup_logging("feed")
-        return serve_feed(config)
+    if process in ("gateway", "feed"):
+        setup_logging(process)
+        return _serve(f"{process}.serve", config)
     print(
         "bourse: run needs a process (engine, accounts, gateway, feed) or --host", file=sys.stderr
     )
     return 2
+
+
+def _serve(module: str, config: Config) -> int:
+    """Run an asyncio service's ``serve(config)``; imported late so that starting one
+    process never imports the others' dependencies."""
+    serve = importlib.import_module(module).serve
+    code: int = serve(config)
+    return code
 
 
 def _run_actor(actor: object) -> int:

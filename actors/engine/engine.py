@@ -39,6 +39,7 @@ from actors.engine.messages import (
     CancelAll,
     Command,
     Done,
+    DoneStatus,
     Event,
     Halt,
     LevelChanged,
@@ -255,7 +256,7 @@ class MatchingEngine:
                 break
         if by_quote:
             ran_out = out_of_budget or budget == 0
-            status = "filled" if ran_out and budget < start_budget else "expired"
+            status: DoneStatus = "filled" if ran_out and budget < start_budget else "expired"
             events.append(Done(taker.order_id, taker.user_id, status, 0))
         elif taker.remaining == 0:
             events.append(Done(taker.order_id, taker.user_id, "filled", 0))

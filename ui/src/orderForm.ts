@@ -1,0 +1,437 @@
+// Order entry: buy/sell, limit/market, price, quantity or total, time in force,
+// post-only, available balance, fee estimate; errors shown beside their field.
+
+import { ApiError, api, errorText } from './api';
+import { h, setText } from './dom';
+import { divDec, fixed, floorToStep, isDecimal, isZero, mulDec, trimZeros } from './format';
+import { apiKey, onApiKeyChange } from './session';
+import { store, type MarketInfo } from './store';
+import type { Order, OrderRequest, OrderType, Side, TimeInForce } from './types';
+
+/** Inputs that can carry a field error from the API. */
+const FIELDS = ['price', 'qty', 'quote_qty'] as const;
+type Field = (typeof FIELDS)[number];
+
+function newClientOrderId(): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return 'web-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** "body.price" or "price" -> "price". */
+function fieldName(field: string | undefined): string | undefined {
+  if (!field) return undefined;
+  const parts = field.split(/[.[\]/]+/).filter(Boolean);
+  return parts[parts.length - 1];
+}
+
+interface Deps {
+  /** Called after an order was accepted (or may have been), to refresh the account panels. */
+  onPlaced: () => void;
+  notify: (text: string, kind?: 'ok' | 'error' | 'info') => void;
+}
+
+export class OrderForm {
+  private side: Side = 'buy';
+  private type: OrderType = 'limit';
+  private market: MarketInfo | null = null;
+  private busy = false;
+
+  private readonly sideBuy = h('button', { type: 'button', class: 'seg buy', 'data-testid': 'order-side-buy' }, 'Buy');
+  private readonly sideSell = h('button', { type: 'button', class: 'seg sell', 'data-testid': 'order-side-sell' }, 'Sell');
+  private readonly typeLimit = h('button', { type: 'button', class: 'tab', 'data-testid': 'order-type-limit' }, 'Limit');
+  private readonly typeMarket = h('button', { type: 'button', class: 'tab', 'data-testid': 'order-type-market' }, 'Market');
+
+  private readonly inputs: Record<Field, HTMLInputElement>;
+  private readonly errors: Record<Field | 'form', HTMLElement>;
+  private readonly units: Record<Field, HTMLElement>;
+  private readonly rows: Record<Field, HTMLElement>;
+  private readonly tif: HTMLSelectElement;
+  private readonly postOnly: HTMLInputElement;
+  private readonly optionsRow: HTMLElement;
+  private readonly available = h('span', { 'data-testid': 'order-available' }, '—');
+  private readonly total = h('span', { 'data-testid': 'order-total' }, '—');
+  private readonly fee = h('span', { 'data-testid': 'order-fee' }, '—');
+  private readonly totalLabel = h('span', { class: 'muted' }, 'Total');
+  private readonly submit = h('button', { type: 'submit', class: 'submit buy', 'data-testid': 'order-submit' }, 'Buy');
+  private readonly result = h('div', { class: 'form-result', 'data-testid': 'order-result', 'aria-live': 'polite' });
+  private readonly form: HTMLFormElement;
+
+  constructor(
+    root: HTMLElement,
+    private readonly deps: Deps,
+  ) {
+    const input = (name: Field, label: string) =>
+      h('input', {
+        class: 'input',
+        id: `order-${name.replace('_', '-')}`,
+        name,
+        type: 'text',
+        inputmode: 'decimal',
+        autocomplete: 'off',
+        spellcheck: 'false',
+        placeholder: label,
+        'aria-label': label,
+        'data-testid': `order-${name.replace('_', '-')}`,
+      });
+    this.inputs = { price: input('price', 'Price'), qty: input('qty', 'Amount'), quote_qty: input('quote_qty', 'Total') };
+    const err = (name: string) =>
+      h('div', { class: 'field-error', id: `error-${name}`, 'data-testid': `error-${name}`, role: 'alert' });
+    this.errors = { price: err('price'), qty: err('qty'), quote_qty: err('quote_qty'), form: err('form') };
+    this.units = { price: h('span', { class: 'unit' }), qty: h('span', { class: 'unit' }), quote_qty: h('span', { class: 'unit' }) };
+    const fieldRow = (name: Field, label: string) =>
+      h(
+        'div',
+        { class: 'field', 'data-field': name },
+        h('label', { for: this.inputs[name].id }, label),
+        h('div', { class: 'input-wrap' }, this.inputs[name], this.units[name]),
+        this.errors[name],
+      );
+    this.rows = {
+      price: fieldRow('price', 'Price'),
+      qty: fieldRow('qty', 'Amount'),
+      quote_qty: fieldRow('quote_qty', 'Total'),
+    };
+    for (const name of FIELDS) {
+      this.inputs[name].setAttribute('aria-describedby', this.errors[name].id);
+      this.inputs[name].addEventListener('input', () => {
+        this.clearError(name);
+        this.refreshEstimates();
+      });
+    }
+
+    this.tif = h(
+      'select',
+      { class: 'input select', id: 'order-tif', 'data-testid': 'order-tif', 'aria-label': 'Time in force' },
+      h('option', { value: 'GTC', title: 'Good till cancelled' }, 'GTC'),
+      h('option', { value: 'IOC', title: 'Immediate or cancel' }, 'IOC'),
+      h('option', { value: 'FOK', title: 'Fill or kill' }, 'FOK'),
+    );
+    this.postOnly = h('input', { type: 'checkbox', id: 'order-post-only', 'data-testid': 'order-post-only' });
+    this.postOnly.addEventListener('change', () => this.refreshEstimates());
+    this.optionsRow = h(
+      'div',
+      { class: 'form-options' },
+      h('label', { class: 'inline', for: 'order-tif' }, 'TIF', this.tif),
+      h('label', { class: 'inline check', for: 'order-post-only' }, this.postOnly, 'Post only'),
+    );
+
+    const pct = (p: number) =>
+      h('button', { type: 'button', class: 'pct', 'data-testid': `order-pct-${p}`, onClick: () => this.fillPercent(p) }, `${p}%`);
+
+    this.form = h(
+      'form',
+      { class: 'order-form', novalidate: true, 'data-testid': 'order-form' },
+      h('div', { class: 'segmented' }, this.sideBuy, this.sideSell),
+      h('div', { class: 'tabs small' }, this.typeLimit, this.typeMarket),
+      h('div', { class: 'kv' }, h('span', { class: 'muted' }, 'Available'), this.available),
+      this.rows.price,
+      this.rows.qty,
+      this.rows.quote_qty,
+      h('div', { class: 'pcts' }, pct(25), pct(50), pct(75), pct(100)),
+      this.optionsRow,
+      h('div', { class: 'kv' }, this.totalLabel, this.total),
+      h('div', { class: 'kv' }, h('span', { class: 'muted' }, 'Est. fee'), this.fee),
+      this.submit,
+      this.errors.form,
+      this.result,
+    );
+    root.append(h('div', { class: 'panel-title' }, 'Place order'), this.form);
+
+    this.sideBuy.addEventListener('click', () => this.setSide('buy'));
+    this.sideSell.addEventListener('click', () => this.setSide('sell'));
+    this.typeLimit.addEventListener('click', () => this.setType('limit'));
+    this.typeMarket.addEventListener('click', () => this.setType('market'));
+    this.form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      void this.place();
+    });
+
+    store.on('balances', () => this.refreshAvailable());
+    store.on('lastPrice', ({ market }) => {
+      if (market === this.market?.market && this.type === 'market') this.refreshEstimates();
+    });
+    onApiKeyChange(() => this.refreshAvailable());
+    this.layout();
+  }
+
+  setMarket(m: MarketInfo): void {
+    const changed = this.market?.market !== m.market;
+    this.market = m;
+    if (changed) {
+      for (const f of FIELDS) this.inputs[f].value = '';
+      this.clearErrors();
+      setText(this.result, '');
+    }
+    setText(this.units.price, m.quote);
+    setText(this.units.qty, m.base);
+    setText(this.units.quote_qty, m.quote);
+    this.inputs.price.placeholder = `Price (tick ${trimZeros(m.tick)})`;
+    this.inputs.qty.placeholder = `Amount (lot ${trimZeros(m.lot)})`;
+    this.inputs.quote_qty.placeholder = `Total to spend`;
+    this.layout();
+  }
+
+  /** Fills the price (from a click in the book or the trades). */
+  setPrice(price: string): void {
+    if (this.type === 'market') this.setType('limit');
+    this.inputs.price.value = this.market ? fixed(price, this.market.priceDecimals) : price;
+    this.clearError('price');
+    this.refreshEstimates();
+  }
+
+  private setSide(s: Side): void {
+    this.side = s;
+    this.clearErrors();
+    this.layout();
+  }
+
+  private setType(t: OrderType): void {
+    this.type = t;
+    this.clearErrors();
+    this.layout();
+  }
+
+  /** Which inputs the current side/type uses. */
+  private visibleFields(): Field[] {
+    if (this.type === 'limit') return ['price', 'qty'];
+    return this.side === 'buy' ? ['quote_qty'] : ['qty'];
+  }
+
+  private layout(): void {
+    this.sideBuy.classList.toggle('active', this.side === 'buy');
+    this.sideSell.classList.toggle('active', this.side === 'sell');
+    this.sideBuy.setAttribute('aria-pressed', String(this.side === 'buy'));
+    this.sideSell.setAttribute('aria-pressed', String(this.side === 'sell'));
+    this.typeLimit.classList.toggle('active', this.type === 'limit');
+    this.typeMarket.classList.toggle('active', this.type === 'market');
+    this.typeLimit.setAttribute('aria-pressed', String(this.type === 'limit'));
+    this.typeMarket.setAttribute('aria-pressed', String(this.type === 'market'));
+    const visible = new Set(this.visibleFields());
+    for (const f of FIELDS) this.rows[f].hidden = !visible.has(f);
+    this.optionsRow.hidden = this.type !== 'limit';
+    const base = this.market?.base ?? '';
+    this.submit.className = `submit ${this.side}`;
+    setText(this.submit, this.busy ? 'Sending…' : `${this.side === 'buy' ? 'Buy' : 'Sell'} ${base}`.trim());
+    setText(this.totalLabel, this.type === 'market' && this.side === 'sell' ? 'Total ≈' : 'Total');
+    this.form.dataset.side = this.side;
+    this.form.dataset.type = this.type;
+    this.refreshAvailable();
+  }
+
+  /** The asset this order spends. */
+  private spendAsset(): string | null {
+    const m = this.market;
+    if (!m) return null;
+    return this.side === 'buy' ? m.quote : m.base;
+  }
+
+  private refreshAvailable(): void {
+    const asset = this.spendAsset();
+    if (!asset) return;
+    if (!apiKey()) {
+      setText(this.available, `— ${asset}`);
+    } else {
+      const b = store.balances.get(asset);
+      setText(this.available, `${b ? b.free : '0'} ${asset}`);
+      this.available.dataset.free = b ? b.free : '0';
+    }
+    this.refreshEstimates();
+  }
+
+  private lastPrice(): string | null {
+    const m = this.market;
+    if (!m) return null;
+    const t = store.tickers.get(m.market);
+    return t?.last && isDecimal(t.last) ? t.last : null;
+  }
+
+  /** The quote amount of the order as entered, if it can be told. */
+  private notional(): string | null {
+    const price = this.inputs.price.value.trim();
+    const qty = this.inputs.qty.value.trim();
+    const quote = this.inputs.quote_qty.value.trim();
+    if (this.type === 'limit') return isDecimal(price) && isDecimal(qty) ? mulDec(price, qty) : null;
+    if (this.side === 'buy') return isDecimal(quote) ? quote : null;
+    const last = this.lastPrice();
+    return isDecimal(qty) && last ? mulDec(qty, last) : null;
+  }
+
+  private refreshEstimates(): void {
+    const m = this.market;
+    if (!m) return;
+    const n = this.notional();
+    const dec = m.priceDecimals;
+    setText(this.total, n === null ? '—' : `${fixed(n, dec)} ${m.quote}`);
+    const maker = this.type === 'limit' && this.postOnly.checked;
+    const rate = maker ? m.maker_fee : m.taker_fee;
+    const ratePct = isDecimal(rate) ? `${trimZeros(mulDec(rate, '100'))}%` : '';
+    const label = `${maker ? 'maker' : 'taker'} ${ratePct}`.trim();
+    if (n === null || !isDecimal(rate)) {
+      setText(this.fee, `— (${label})`);
+    } else {
+      const exact = mulDec(n, rate);
+      let shown = fixed(exact, dec);
+      if (isZero(shown) && !isZero(exact)) shown = trimZeros(fixed(exact, dec + 4));
+      setText(this.fee, `≤ ${shown} ${m.quote} (${label})`);
+    }
+  }
+
+  /** Fills the amount (or total) from a share of the available balance. */
+  private fillPercent(p: number): void {
+    const m = this.market;
+    const asset = this.spendAsset();
+    if (!m || !asset) return;
+    const free = store.balances.get(asset)?.free ?? '0';
+    const share = divDec(mulDec(free, String(p)), '100', Math.max(m.priceDecimals, m.qtyDecimals) + 8) ?? '0';
+    if (this.side === 'sell') {
+      this.inputs.qty.value = floorToStep(share, m.lot);
+      this.clearError('qty');
+    } else if (this.type === 'market') {
+      this.inputs.quote_qty.value = floorToStep(share, m.tick);
+      this.clearError('quote_qty');
+    } else {
+      const price = this.inputs.price.value.trim() || this.lastPrice() || '';
+      if (!isDecimal(price) || isZero(price)) {
+        this.showError('price', 'Enter a price first');
+        return;
+      }
+      if (!this.inputs.price.value.trim()) this.inputs.price.value = fixed(price, m.priceDecimals);
+      const qty = divDec(share, price, m.qtyDecimals + 8) ?? '0';
+      this.inputs.qty.value = floorToStep(qty, m.lot);
+      this.clearError('qty');
+    }
+    this.refreshEstimates();
+  }
+
+  private clearError(f: Field | 'form'): void {
+    setText(this.errors[f], '');
+    this.errors[f].hidden = true;
+    if (f !== 'form') {
+      this.inputs[f].classList.remove('invalid');
+      this.inputs[f].removeAttribute('aria-invalid');
+    }
+  }
+
+  private clearErrors(): void {
+    for (const f of FIELDS) this.clearError(f);
+    this.clearError('form');
+  }
+
+  private showError(f: Field | 'form', text: string): void {
+    setText(this.errors[f], text);
+    this.errors[f].hidden = false;
+    if (f !== 'form') {
+      this.inputs[f].classList.add('invalid');
+      this.inputs[f].setAttribute('aria-invalid', 'true');
+    }
+  }
+
+  /** Shows an API error beside the input it names, or under the form. */
+  private showApiError(e: unknown): void {
+    if (e instanceof ApiError) {
+      const name = fieldName(e.field);
+      const text = e.message || e.code;
+      if (name && (FIELDS as readonly string[]).includes(name) && !this.rows[name as Field].hidden) {
+        this.showError(name as Field, text);
+      } else if (name && (FIELDS as readonly string[]).includes(name)) {
+        this.showError('form', `${name}: ${text}`);
+      } else if (e.status === 401) {
+        this.showError('form', apiKey() ? 'Your API key was refused. Sign in again.' : 'Sign in to trade.');
+      } else {
+        this.showError('form', name ? `${name}: ${text}` : text);
+      }
+      this.errors.form.dataset.code = e.code;
+    } else {
+      this.showError('form', errorText(e));
+    }
+  }
+
+  private buildRequest(m: MarketInfo): OrderRequest | null {
+    const req: OrderRequest = { market: m.market, side: this.side, type: this.type };
+    let missing = false;
+    for (const f of this.visibleFields()) {
+      const v = this.inputs[f].value.trim();
+      if (!v) {
+        this.showError(f, f === 'price' ? 'Enter a price' : f === 'qty' ? 'Enter an amount' : 'Enter a total');
+        missing = true;
+      } else {
+        req[f] = v;
+      }
+    }
+    if (missing) return null;
+    if (this.type === 'limit') {
+      req.time_in_force = this.tif.value as TimeInForce;
+      req.post_only = this.postOnly.checked;
+    }
+    req.client_order_id = newClientOrderId();
+    return req;
+  }
+
+  private async place(): Promise<void> {
+    const m = this.market;
+    if (!m || this.busy) return;
+    this.clearErrors();
+    setText(this.result, '');
+    if (!apiKey()) {
+      this.showError('form', 'Sign in to trade.');
+      return;
+    }
+    const req = this.buildRequest(m);
+    if (!req) return;
+    this.busy = true;
+    this.submit.disabled = true;
+    this.layout();
+    try {
+      const order = await api.placeOrder(req);
+      this.showPlaced(order, m);
+      this.deps.onPlaced();
+    } catch (e) {
+      this.showApiError(e);
+      if (e instanceof ApiError && e.outcomeUnknown && req.client_order_id) {
+        void this.checkUnknown(req.client_order_id, m);
+      }
+    } finally {
+      this.busy = false;
+      this.submit.disabled = false;
+      this.layout();
+    }
+  }
+
+  private showPlaced(order: Order, m: MarketInfo): void {
+    const what = `${order.side} ${order.qty ?? order.quote_qty ?? ''}`.trim();
+    const at = order.type === 'limit' && order.price ? ` @ ${fixed(order.price, m.priceDecimals)}` : '';
+    const filled = order.filled_qty && !isZero(order.filled_qty) ? `, filled ${order.filled_qty}` : '';
+    const text = `Order ${order.status.replace('_', ' ')}: ${what}${at}${filled}`;
+    setText(this.result, text);
+    this.result.dataset.status = order.status;
+    this.result.dataset.orderId = order.order_id;
+    this.deps.notify(text, order.status === 'rejected' || order.status === 'expired' ? 'info' : 'ok');
+    // keep the price for the next order, clear the size
+    this.inputs.qty.value = '';
+    this.inputs.quote_qty.value = '';
+    this.refreshEstimates();
+  }
+
+  /** After a 503/504 the order may exist: look it up by its client id. */
+  private async checkUnknown(clientOrderId: string, m: MarketInfo): Promise<void> {
+    setText(this.result, 'Checking whether the order went through…');
+    for (const delay of [1000, 3000]) {
+      await new Promise((r) => setTimeout(r, delay));
+      try {
+        const order = await api.orderByClientId(clientOrderId);
+        this.clearError('form');
+        this.showPlaced(order, m);
+        this.deps.onPlaced();
+        return;
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) {
+          setText(this.result, 'The order was not placed.');
+          return;
+        }
+      }
+    }
+    setText(this.result, 'Could not confirm the order; see Open orders.');
+    this.deps.onPlaced();
+  }
+}

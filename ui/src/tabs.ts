@@ -1,0 +1,435 @@
+// Account panels: open orders, order history and fills (tabs), balances with
+// deposit and withdraw. Kept current by the private channels and by REST
+// re-fetches after every action.
+
+import { ApiError, api, errorText } from './api';
+import { debounce, h, setText } from './dom';
+import { addDec, dateTime, divDec, fixed, isZero, trimZeros } from './format';
+import { apiKey } from './session';
+import { store, type MarketInfo } from './store';
+import { OPEN_STATUSES, type Balance, type Fill, type Order } from './types';
+
+type TabId = 'open' | 'history' | 'fills';
+type Notify = (text: string, kind?: 'ok' | 'error' | 'info') => void;
+
+const HISTORY_LIMIT = 100;
+const FILLS_LIMIT = 100;
+
+interface Column<T> {
+  title: string;
+  num?: boolean;
+  cell: (row: T) => Node | string;
+}
+
+function table<T>(columns: Column<T>[], rows: T[], rowAttrs: (row: T) => Record<string, string>): HTMLTableElement {
+  return h(
+    'table',
+    { class: 'grid' },
+    h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { class: c.num ? 'num' : '' }, c.title)))),
+    h(
+      'tbody',
+      {},
+      ...rows.map((r) => h('tr', rowAttrs(r), ...columns.map((c) => h('td', { class: c.num ? 'num' : '' }, c.cell(r))))),
+    ),
+  );
+}
+
+function sideCell(side: string): HTMLElement {
+  return h('span', { class: side === 'buy' ? 'up' : 'down' }, side);
+}
+
+function fillKey(f: Fill): string {
+  return `${f.trade_id}|${f.order_id}`;
+}
+
+function byNewest(a: Order, b: Order): number {
+  return (b.created_at ?? 0) - (a.created_at ?? 0);
+}
+
+export class AccountTabs {
+  private market: MarketInfo | null = null;
+  private open = new Map<string, Order>();
+  private history = new Map<string, Order>();
+  private fills: Fill[] = [];
+  private inFlight = 0;
+  private pushedDuringFetch: Order[] = [];
+
+  private readonly tabButtons: Record<TabId, HTMLButtonElement>;
+  private readonly panes: Record<TabId, HTMLElement>;
+  private readonly cancelAll = h('button', { type: 'button', class: 'btn small', 'data-testid': 'cancel-all' }, 'Cancel all');
+  private readonly message = h('div', { class: 'tabs-message muted', 'data-testid': 'account-message' });
+  private readonly balancesBody = h('div', { class: 'balances-body' });
+  private readonly fundsAsset = h('select', { class: 'input select', id: 'deposit-asset', 'data-testid': 'deposit-asset', 'aria-label': 'Asset' });
+  private readonly fundsAmount = h('input', {
+    class: 'input',
+    id: 'deposit-amount',
+    type: 'text',
+    inputmode: 'decimal',
+    autocomplete: 'off',
+    placeholder: 'Amount',
+    'aria-label': 'Amount',
+    'data-testid': 'deposit-amount',
+  });
+  private readonly depositBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'deposit-submit' }, 'Deposit');
+  private readonly withdrawBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'withdraw-submit' }, 'Withdraw');
+  private readonly fundsError = h('div', { class: 'field-error', 'data-testid': 'error-funds', role: 'alert' });
+  private readonly fundsResult = h('div', { class: 'form-result', 'data-testid': 'funds-result' });
+
+  readonly refresh: () => void;
+
+  constructor(
+    tabsRoot: HTMLElement,
+    balancesRoot: HTMLElement,
+    private readonly notify: Notify,
+  ) {
+    const tab = (id: TabId, label: string, testid: string) =>
+      h('button', { type: 'button', class: 'tab', role: 'tab', 'data-tab': id, 'data-testid': testid, onClick: () => this.show(id) }, label);
+    this.tabButtons = {
+      open: tab('open', 'Open orders', 'tab-open-orders'),
+      history: tab('history', 'Order history', 'tab-history'),
+      fills: tab('fills', 'Fills', 'tab-fills'),
+    };
+    this.panes = {
+      open: h('div', { class: 'pane', role: 'tabpanel', 'data-testid': 'open-orders' }),
+      history: h('div', { class: 'pane', role: 'tabpanel', 'data-testid': 'order-history' }),
+      fills: h('div', { class: 'pane', role: 'tabpanel', 'data-testid': 'fills' }),
+    };
+    tabsRoot.append(
+      h(
+        'div',
+        { class: 'tabbar' },
+        h('div', { class: 'tabs', role: 'tablist' }, this.tabButtons.open, this.tabButtons.history, this.tabButtons.fills),
+        this.cancelAll,
+      ),
+      this.message,
+      h('div', { class: 'panes' }, this.panes.open, this.panes.history, this.panes.fills),
+    );
+    this.panes.open.addEventListener('click', (ev) => {
+      const btn = (ev.target as HTMLElement).closest<HTMLButtonElement>('button[data-cancel]');
+      if (btn?.dataset.cancel) void this.cancel(btn.dataset.cancel, btn);
+    });
+    this.cancelAll.addEventListener('click', () => void this.cancelEverything());
+
+    balancesRoot.append(
+      h('div', { class: 'panel-title' }, 'Balances'),
+      h('div', { class: 'balances', 'data-testid': 'balances' }, this.balancesBody),
+      h(
+        'form',
+        { class: 'funds', 'data-testid': 'funds-form', novalidate: true, onSubmit: (ev: Event) => ev.preventDefault() },
+        this.fundsAsset,
+        this.fundsAmount,
+        this.depositBtn,
+        this.withdrawBtn,
+      ),
+      this.fundsError,
+      this.fundsResult,
+    );
+    this.depositBtn.addEventListener('click', () => void this.moveFunds('deposit'));
+    this.withdrawBtn.addEventListener('click', () => void this.moveFunds('withdraw'));
+    this.fundsAmount.addEventListener('input', () => this.setFundsError(''));
+
+    store.on('balances', () => this.renderBalances());
+    store.on('markets', () => this.renderAssets());
+    this.refresh = debounce(() => void this.fetchAll(), 120);
+    this.show('open');
+    this.renderSignedOut();
+  }
+
+  setMarket(m: MarketInfo): void {
+    if (this.market?.market === m.market) return;
+    this.market = m;
+    this.open.clear();
+    this.history.clear();
+    this.fills = [];
+    this.renderOrders();
+    this.renderFills();
+    this.refresh();
+  }
+
+  /** Faucet availability from /info. */
+  setFaucet(enabled: boolean): void {
+    this.depositBtn.disabled = !enabled;
+    this.depositBtn.title = enabled ? '' : 'Deposits are credited by the operator';
+  }
+
+  /** Signed out: empty everything. */
+  clear(): void {
+    this.open.clear();
+    this.history.clear();
+    this.fills = [];
+    store.setBalances([]);
+    this.renderSignedOut();
+  }
+
+  applyOrder(o: Order): void {
+    if (!o || typeof o.order_id !== 'string') return;
+    if (this.inFlight > 0) this.pushedDuringFetch.push(o);
+    this.mergeOrder(o);
+    this.renderOrders();
+  }
+
+  applyFill(f: Fill): void {
+    if (!f || f.trade_id === undefined) return;
+    if (this.market && f.market && f.market !== this.market.market) return;
+    const key = fillKey(f);
+    if (this.fills.some((x) => fillKey(x) === key)) return;
+    this.fills.unshift(f);
+    this.fills.sort((a, b) => b.time - a.time);
+    this.fills.length = Math.min(this.fills.length, FILLS_LIMIT);
+    this.renderFills();
+  }
+
+  applyBalance(b: Balance): void {
+    if (b && typeof b.asset === 'string') store.upsertBalance(b);
+  }
+
+  private mergeOrder(o: Order): void {
+    if (this.market && o.market !== this.market.market) return;
+    const known = this.history.get(o.order_id);
+    if (known && (known.updated_at ?? 0) > (o.updated_at ?? 0)) return;
+    this.history.set(o.order_id, o);
+    if (OPEN_STATUSES.has(o.status)) this.open.set(o.order_id, o);
+    else this.open.delete(o.order_id);
+  }
+
+  private show(id: TabId): void {
+    for (const k of Object.keys(this.panes) as TabId[]) {
+      this.panes[k].hidden = k !== id;
+      this.tabButtons[k].classList.toggle('active', k === id);
+      this.tabButtons[k].setAttribute('aria-selected', String(k === id));
+    }
+    this.cancelAll.hidden = id !== 'open';
+  }
+
+  private async fetchAll(): Promise<void> {
+    const m = this.market;
+    if (!apiKey()) {
+      this.renderSignedOut();
+      return;
+    }
+    setText(this.message, '');
+    this.inFlight += 1;
+    try {
+      const [balances, open, all, fills] = await Promise.allSettled([
+        api.balances(),
+        m ? api.orders(m.market, 'open') : Promise.resolve([] as Order[]),
+        m ? api.orders(m.market, 'all', HISTORY_LIMIT) : Promise.resolve([] as Order[]),
+        m ? api.fills(m.market, FILLS_LIMIT) : Promise.resolve([] as Fill[]),
+      ]);
+      if (!apiKey() || m !== this.market) return;
+      if (balances.status === 'fulfilled' && Array.isArray(balances.value)) store.setBalances(balances.value);
+      if (all.status === 'fulfilled' && Array.isArray(all.value)) {
+        this.history = new Map(all.value.map((o) => [o.order_id, o]));
+      }
+      if (open.status === 'fulfilled' && Array.isArray(open.value)) {
+        this.open = new Map(open.value.filter((o) => OPEN_STATUSES.has(o.status)).map((o) => [o.order_id, o]));
+        for (const o of open.value) if (!this.history.has(o.order_id)) this.history.set(o.order_id, o);
+      }
+      if (fills.status === 'fulfilled' && Array.isArray(fills.value)) this.fills = fills.value.slice(0, FILLS_LIMIT);
+      // pushes that arrived while the requests were out may be newer than the answers
+      for (const o of this.pushedDuringFetch) this.mergeOrder(o);
+      const failed = [balances, open, all, fills].find((r) => r.status === 'rejected');
+      if (failed && failed.status === 'rejected') {
+        const e = failed.reason;
+        const text =
+          e instanceof ApiError && e.status === 401
+            ? 'Your API key was refused. Sign out and sign in again.'
+            : `Could not load your account: ${errorText(e)}`;
+        setText(this.message, text);
+      }
+      this.renderOrders();
+      this.renderFills();
+      this.renderBalances();
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0) this.pushedDuringFetch = [];
+    }
+  }
+
+  private renderSignedOut(): void {
+    if (apiKey()) return;
+    setText(this.message, 'Sign up or paste an API key to trade and see your orders.');
+    this.renderOrders();
+    this.renderFills();
+    this.renderBalances();
+  }
+
+  private renderOrders(): void {
+    const m = this.market;
+    const priceOf = (o: Order) => (o.price ? (m ? fixed(o.price, m.priceDecimals) : o.price) : 'market');
+    const qtyOf = (o: Order) => (o.qty ? (m ? fixed(o.qty, m.qtyDecimals) : o.qty) : o.quote_qty ? `${o.quote_qty} ${m?.quote ?? ''}`.trim() : '—');
+    const filledOf = (o: Order) => (m ? fixed(o.filled_qty || '0', m.qtyDecimals) : o.filled_qty);
+
+    const open = [...this.open.values()].sort(byNewest);
+    setText(this.tabButtons.open, `Open orders (${open.length})`);
+    this.cancelAll.disabled = open.length === 0;
+    const openCols: Column<Order>[] = [
+      { title: 'Time', cell: (o) => dateTime(o.created_at) },
+      { title: 'Side', cell: (o) => sideCell(o.side) },
+      { title: 'Type', cell: (o) => o.type },
+      { title: 'Price', num: true, cell: priceOf },
+      { title: 'Amount', num: true, cell: qtyOf },
+      { title: 'Filled', num: true, cell: filledOf },
+      { title: 'TIF', cell: (o) => `${o.time_in_force ?? ''}${o.post_only ? ' post' : ''}` },
+      { title: 'Status', cell: (o) => o.status.replace('_', ' ') },
+      {
+        title: '',
+        num: true,
+        cell: (o) =>
+          h('button', { type: 'button', class: 'btn tiny', 'data-cancel': o.order_id, 'data-testid': `cancel-${o.order_id}` }, 'Cancel'),
+      },
+    ];
+    this.panes.open.replaceChildren(
+      open.length
+        ? table(openCols, open, (o) => ({ 'data-testid': 'order-row', 'data-order-id': o.order_id, 'data-status': o.status }))
+        : h('div', { class: 'empty' }, apiKey() ? 'No open orders' : '—'),
+    );
+
+    const hist = [...this.history.values()].sort(byNewest).slice(0, HISTORY_LIMIT);
+    const histCols: Column<Order>[] = [
+      { title: 'Time', cell: (o) => dateTime(o.created_at) },
+      { title: 'Side', cell: (o) => sideCell(o.side) },
+      { title: 'Type', cell: (o) => o.type },
+      { title: 'Price', num: true, cell: priceOf },
+      { title: 'Amount', num: true, cell: qtyOf },
+      { title: 'Filled', num: true, cell: filledOf },
+      {
+        title: 'Avg price',
+        num: true,
+        cell: (o) => {
+          if (!m || !o.filled_qty || isZero(o.filled_qty) || !o.filled_quote) return '—';
+          return fixed(divDec(o.filled_quote, o.filled_qty, m.priceDecimals + 1) ?? '0', m.priceDecimals);
+        },
+      },
+      { title: 'Status', cell: (o) => h('span', { class: `status ${o.status}` }, o.status.replace('_', ' ')) },
+    ];
+    this.panes.history.replaceChildren(
+      hist.length
+        ? table(histCols, hist, (o) => ({ 'data-testid': 'history-row', 'data-order-id': o.order_id, 'data-status': o.status }))
+        : h('div', { class: 'empty' }, apiKey() ? 'No orders yet' : '—'),
+    );
+  }
+
+  private renderFills(): void {
+    const m = this.market;
+    const cols: Column<Fill>[] = [
+      { title: 'Time', cell: (f) => dateTime(f.time) },
+      { title: 'Side', cell: (f) => sideCell(f.side) },
+      { title: 'Price', num: true, cell: (f) => (m ? fixed(f.price, m.priceDecimals) : f.price) },
+      { title: 'Amount', num: true, cell: (f) => (m ? fixed(f.qty, m.qtyDecimals) : f.qty) },
+      { title: 'Fee', num: true, cell: (f) => `${trimZeros(f.fee)} ${f.fee_asset ?? ''}`.trim() },
+      { title: 'Role', cell: (f) => f.liquidity ?? '' },
+      { title: 'Order', cell: (f) => h('span', { class: 'muted mono' }, String(f.order_id)) },
+    ];
+    setText(this.tabButtons.fills, `Fills${this.fills.length ? ` (${this.fills.length})` : ''}`);
+    this.panes.fills.replaceChildren(
+      this.fills.length
+        ? table(cols, this.fills, (f) => ({ 'data-testid': 'fill-row', 'data-trade-id': String(f.trade_id), 'data-order-id': String(f.order_id) }))
+        : h('div', { class: 'empty' }, apiKey() ? 'No fills yet' : '—'),
+    );
+  }
+
+  private renderBalances(): void {
+    const list = [...store.balances.values()].sort((a, b) => a.asset.localeCompare(b.asset));
+    if (!apiKey()) {
+      this.balancesBody.replaceChildren(h('div', { class: 'empty' }, 'Sign in to see balances'));
+      return;
+    }
+    if (!list.length) {
+      this.balancesBody.replaceChildren(h('div', { class: 'empty' }, 'No funds yet: deposit below'));
+      return;
+    }
+    this.balancesBody.replaceChildren(
+      table(
+        [
+          { title: 'Asset', cell: (b) => h('b', {}, b.asset) },
+          { title: 'Free', num: true, cell: (b) => b.free },
+          { title: 'Locked', num: true, cell: (b) => b.locked },
+          { title: 'Total', num: true, cell: (b) => addDec(b.free || '0', b.locked || '0') },
+        ],
+        list,
+        (b) => ({ 'data-testid': `balance-${b.asset}`, 'data-asset': b.asset, 'data-free': b.free, 'data-locked': b.locked }),
+      ),
+    );
+  }
+
+  private renderAssets(): void {
+    const current = this.fundsAsset.value;
+    const assets = store.assets();
+    this.fundsAsset.replaceChildren(...assets.map((a) => h('option', { value: a }, a)));
+    if (assets.includes(current)) this.fundsAsset.value = current;
+    else if (assets.length) this.fundsAsset.value = store.current?.quote ?? assets[0]!;
+  }
+
+  private setFundsError(text: string, code?: string): void {
+    setText(this.fundsError, text);
+    this.fundsError.hidden = text === '';
+    if (code) this.fundsError.dataset.code = code;
+    else delete this.fundsError.dataset.code;
+    this.fundsAmount.classList.toggle('invalid', text !== '');
+  }
+
+  private async moveFunds(kind: 'deposit' | 'withdraw'): Promise<void> {
+    this.setFundsError('');
+    setText(this.fundsResult, '');
+    if (!apiKey()) {
+      this.setFundsError('Sign in first.');
+      return;
+    }
+    const asset = this.fundsAsset.value;
+    const amount = this.fundsAmount.value.trim();
+    if (!asset) {
+      this.setFundsError('Choose an asset.');
+      return;
+    }
+    if (!amount) {
+      this.setFundsError('Enter an amount.');
+      return;
+    }
+    const btn = kind === 'deposit' ? this.depositBtn : this.withdrawBtn;
+    btn.disabled = true;
+    try {
+      const b = kind === 'deposit' ? await api.deposit(asset, amount) : await api.withdraw(asset, amount);
+      if (b && typeof b.asset === 'string') store.upsertBalance(b);
+      const text = `${kind === 'deposit' ? 'Deposited' : 'Withdrew'} ${amount} ${asset}`;
+      setText(this.fundsResult, text);
+      this.notify(text, 'ok');
+      this.fundsAmount.value = '';
+    } catch (e) {
+      const field = e instanceof ApiError && e.field ? `${e.field}: ` : '';
+      this.setFundsError(field + errorText(e), e instanceof ApiError ? e.code : undefined);
+    } finally {
+      btn.disabled = kind === 'deposit' ? store.info?.faucet === false : false;
+      this.refresh();
+    }
+  }
+
+  private async cancel(orderId: string, btn: HTMLButtonElement): Promise<void> {
+    btn.disabled = true;
+    try {
+      const o = await api.cancelOrder(orderId);
+      if (o && typeof o.order_id === 'string') this.applyOrder(o);
+      this.notify(`Order ${orderId} cancelled`, 'ok');
+    } catch (e) {
+      btn.disabled = false;
+      this.notify(`Cancel failed: ${errorText(e)}`, 'error');
+    } finally {
+      this.refresh();
+    }
+  }
+
+  private async cancelEverything(): Promise<void> {
+    const m = this.market;
+    if (!m) return;
+    this.cancelAll.disabled = true;
+    try {
+      const list = await api.cancelAll(m.market);
+      if (Array.isArray(list)) for (const o of list) this.applyOrder(o);
+      this.notify(`Cancelled ${Array.isArray(list) ? list.length : 0} order(s)`, 'ok');
+    } catch (e) {
+      this.notify(`Cancel all failed: ${errorText(e)}`, 'error');
+    } finally {
+      this.refresh();
+    }
+  }
+}
