@@ -76,18 +76,18 @@ def write_config(
     for market in markets:
         base, quote = market.split("-")
         parts.append(
-            f"[markets.{market}]\nbase = \"{base}\"\nquote = \"{quote}\"\ntick = \"0.01\"\n"
-            f"lot = \"{lots[base]}\"\nmin_notional = \"1\"\nmaker_fee = \"0.001\"\n"
-            f"taker_fee = \"0.002\"\nhost = \"local\"\nrouter_port = {next(ports)}\n"
+            f'[markets.{market}]\nbase = "{base}"\nquote = "{quote}"\ntick = "0.01"\n'
+            f'lot = "{lots[base]}"\nmin_notional = "1"\nmaker_fee = "0.001"\n'
+            f'taker_fee = "0.002"\nhost = "local"\nrouter_port = {next(ports)}\n'
             f"pub_port = {next(ports)}"
         )
     for _ in range(shards):
         parts.append(
-            f"[[shards]]\nhost = \"local\"\nrouter_port = {next(ports)}\npub_port = {next(ports)}"
+            f'[[shards]]\nhost = "local"\nrouter_port = {next(ports)}\npub_port = {next(ports)}'
         )
-    parts.append(f"[gateway]\nhost = \"local\"\nport = {next(ports)}")
+    parts.append(f'[gateway]\nhost = "local"\nport = {next(ports)}')
     parts.append(
-        f"[feed]\nhost = \"local\"\nrouter_port = {next(ports)}\nws_port = {next(ports)}\n"
+        f'[feed]\nhost = "local"\nrouter_port = {next(ports)}\nws_port = {next(ports)}\n'
         "conflate_ms = 20"
     )
     path = folder / "bourse.toml"

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import msgspec
-from harness import ActorClient, Cluster
+from harness import Cluster
 
 from actors.accounts.protocol import (
     AccountsReply,
