@@ -181,10 +181,39 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     try:
         raw = msgspec.toml.decode(text, type=ConfigFile)
     except msgspec.ValidationError as error:
-        raise ConfigError(f"{config_path}: {error}") from None
+        raise ConfigError(f"{config_path}: {_name_the_entry(text, error)}") from None
     except msgspec.DecodeError as error:
         raise ConfigError(f"{config_path}: not valid TOML: {error}") from None
     return _build(config_path, raw)
+
+
+_KEYED_SECTIONS: dict[str, type[_Section]] = {
+    "hosts": HostSection,
+    "assets": AssetSection,
+    "markets": MarketSection,
+}
+
+
+def _name_the_entry(text: bytes, error: msgspec.ValidationError) -> str:
+    """msgspec says ``$.markets[...]`` for an entry of a table of tables; find which."""
+    message = str(error)
+    if "[...]" not in message:
+        return message
+    document = msgspec.toml.decode(text)
+    for section, entry_type in _KEYED_SECTIONS.items():
+        entries = document.get(section)
+        if not isinstance(entries, dict):
+            continue
+        for name, value in entries.items():
+            try:
+                msgspec.convert(value, type=entry_type)
+            except msgspec.ValidationError as entry_error:
+                where = f"`$.{section}.{name}"
+                text_of = str(entry_error)
+                if "`$" in text_of:
+                    return text_of.replace("`$", where, 1)
+                return f"{text_of} - at {where}`"
+    return message
 
 
 def _build(path: Path, raw: ConfigFile) -> Config:

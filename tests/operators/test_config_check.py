@@ -1,0 +1,81 @@
+"""`bourse config check` accepts the shipped configs and refuses broken ones by name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = (ROOT / "configs" / "local.toml").read_text()
+
+
+def check(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bourse.cli", "--config", str(config), "config", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("name", ["local.toml", "cluster-example.toml"])
+def test_the_shipped_configs_pass_and_print_the_placement(name: str) -> None:
+    result = check(ROOT / "configs" / name)
+    assert result.returncode == 0, result.stderr
+    assert "engine-BTC-USDT" in result.stdout and "accounts-1" in result.stdout
+    assert "gateway" in result.stdout and "feed" in result.stdout
+
+
+BROKEN = {
+    "two processes on one endpoint": (
+        LOCAL.replace("router_port = 7111", "router_port = 7101"),
+        "`markets.ETH-USDT` and `markets.BTC-USDT` both use 127.0.0.1:7101",
+    ),
+    "a market with no engine placement": (
+        LOCAL.replace('host = "local"\nrouter_port = 7101\npub_port = 7102\n', ""),
+        "missing required field `host` - at `$.markets.BTC-USDT`",
+    ),
+    "an unknown key": (
+        LOCAL.replace("faucet = true", "faucet = true\nfuacet = true"),
+        "unknown field `fuacet` - at `$.exchange`",
+    ),
+    "a wrong type": (
+        LOCAL.replace("router_port = 7201", 'router_port = "7201"'),
+        "Expected `int`, got `str` - at `$.shards[0].router_port`",
+    ),
+    "an unknown host": (
+        LOCAL.replace('[gateway]\nhost = "local"', '[gateway]\nhost = "edge"'),
+        "`gateway.host`: unknown host 'edge'",
+    ),
+    "an unknown asset": (
+        LOCAL.replace('base = "ETH"', 'base = "ETC"'),
+        "`markets.ETH-USDT.base`: unknown asset 'ETC'",
+    ),
+    "a tick finer than the asset": (
+        LOCAL.replace('tick = "0.01"', 'tick = "0.0000001"', 1),
+        "`markets.BTC-USDT.tick`",
+    ),
+    "a notional that cannot be exact": (
+        LOCAL.replace('lot = "0.0001"', 'lot = "0.00000001"', 1),
+        "tick x lot must be a whole number of USDT units",
+    ),
+    "a fee of 100%": (
+        LOCAL.replace('taker_fee = "0.002"', 'taker_fee = "1"', 1),
+        "`markets.BTC-USDT.taker_fee` must be below 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_config_is_refused_with_a_message_naming_it(tmp_path: Path, case: str) -> None:
+    text, message = BROKEN[case]
+    assert text != LOCAL, "the case must change the config"
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = check(path)
+    assert result.returncode == 2
+    assert message in result.stderr, result.stderr
