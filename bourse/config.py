@@ -68,12 +68,14 @@ class MarketSection(_Section, frozen=True):
     host: str
     router_port: int
     pub_port: int
+    metrics_port: int = 0  # 0: no metrics endpoint
 
 
 class ShardSection(_Section, frozen=True):
     host: str
     router_port: int
     pub_port: int
+    metrics_port: int = 0
 
 
 class GatewaySection(_Section, frozen=True):
@@ -123,6 +125,7 @@ class EngineProcess:
     market: str
     router: Endpoint
     pub: Endpoint
+    metrics: Endpoint | None
 
     @property
     def name(self) -> str:
@@ -134,6 +137,7 @@ class ShardProcess:
     shard: int
     router: Endpoint
     pub: Endpoint
+    metrics: Endpoint | None
 
     @property
     def name(self) -> str:
@@ -246,6 +250,7 @@ def _build(path: Path, raw: ConfigFile) -> Config:
             market=name,
             router=endpoints.take(f"markets.{name}", section.host, section.router_port),
             pub=endpoints.take(f"markets.{name}", section.host, section.pub_port),
+            metrics=endpoints.take_optional(f"markets.{name}", section.host, section.metrics_port),
         )
         for name, section in raw.markets.items()
     }
@@ -254,6 +259,7 @@ def _build(path: Path, raw: ConfigFile) -> Config:
             shard=index,
             router=endpoints.take(f"shards[{index}]", section.host, section.router_port),
             pub=endpoints.take(f"shards[{index}]", section.host, section.pub_port),
+            metrics=endpoints.take_optional(f"shards[{index}]", section.host, section.metrics_port),
         )
         for index, section in enumerate(raw.shards)
     ]
@@ -361,3 +367,6 @@ class _EndpointBook:
             raise ConfigError(f"`{owner}` and `{other}` both use {address}:{port}")
         self._taken[(address, port)] = owner
         return Endpoint(host=host, address=address, port=port)
+
+    def take_optional(self, owner: str, host: str, port: int) -> Endpoint | None:
+        return self.take(owner, host, port) if port else None

@@ -52,7 +52,7 @@ def write_config(
     exchange: str = "",
     fsync: str = "batch",
 ) -> Path:
-    ports = iter(free_ports(2 * len(markets) + 2 * shards + 4))
+    ports = iter(free_ports(3 * len(markets) + 3 * shards + 4))
     lots = {"BTC": "0.0001", "ETH": "0.001"}
     parts = [
         "[exchange]",
@@ -79,11 +79,12 @@ def write_config(
             f'[markets.{market}]\nbase = "{base}"\nquote = "{quote}"\ntick = "0.01"\n'
             f'lot = "{lots[base]}"\nmin_notional = "1"\nmaker_fee = "0.001"\n'
             f'taker_fee = "0.002"\nhost = "local"\nrouter_port = {next(ports)}\n'
-            f"pub_port = {next(ports)}"
+            f"pub_port = {next(ports)}\nmetrics_port = {next(ports)}"
         )
     for _ in range(shards):
         parts.append(
-            f'[[shards]]\nhost = "local"\nrouter_port = {next(ports)}\npub_port = {next(ports)}'
+            f'[[shards]]\nhost = "local"\nrouter_port = {next(ports)}\npub_port = {next(ports)}\n'
+            f"metrics_port = {next(ports)}"
         )
     parts.append(f'[gateway]\nhost = "local"\nport = {next(ports)}')
     parts.append(

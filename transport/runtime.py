@@ -19,13 +19,16 @@ from __future__ import annotations
 import errno
 import logging
 import signal
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import FrameType
 
 import zmq
 
+from bourse.config import Endpoint
 from bourse.logs import now_ms
+from bourse.metrics import ActorMetrics
 from transport.framing import pack_rid, unpack_rid
 from transport.pubsub import PUB_HWM, Publisher
 
@@ -74,6 +77,7 @@ class Actor(ABC):
     ``on_idle`` when a poll times out, ``on_stop`` on a clean stop, ``on_failure`` on a bug."""
 
     name: str = "actor"
+    metrics_endpoint: Endpoint | None = None
 
     @abstractmethod
     def setup(self, runtime: Runtime) -> None: ...
@@ -100,6 +104,9 @@ class Actor(ABC):
     def on_failure(self, error: BaseException) -> None:
         """Called when the actor raised; the process exits non-zero afterwards."""
 
+    def register_gauges(self, metrics: ActorMetrics) -> None:
+        """Add the actor's own gauges (read at scrape time)."""
+
 
 class Runtime:
     def __init__(self, actor: Actor) -> None:
@@ -110,6 +117,7 @@ class Runtime:
         self._publisher: Publisher | None = None
         self._stopping = False
         self._poller = zmq.Poller()
+        self.metrics = ActorMetrics(actor.name)
 
     # --- sockets, created by the actor's setup ------------------------------------------
 
@@ -156,6 +164,10 @@ class Runtime:
         out = Outbox()
         try:
             self.actor.setup(self)
+            endpoint = self.actor.metrics_endpoint
+            if endpoint is not None:
+                self.actor.register_gauges(self.metrics)
+                self.metrics.serve(endpoint.address, endpoint.port)
             self.actor.on_start(out)
             self._flush(out)
             while not self._stopping:
@@ -183,12 +195,23 @@ class Runtime:
             raise
         if not ready:
             self.actor.on_idle(now_ms(), out)
-        else:
-            batch = self._read_batch(ready)
-            if batch:
-                self.actor.on_batch(batch, now_ms(), out)
+            self.actor.commit()
+            self._flush(out)
+            return
+        batch = self._read_batch(ready)
+        started = time.perf_counter()
+        if batch:
+            self.actor.on_batch(batch, now_ms(), out)
+        applied = time.perf_counter()
         self.actor.commit()
+        committed = time.perf_counter()
         self._flush(out)
+        if batch:
+            metrics = self.metrics
+            metrics.messages.inc(len(batch))
+            metrics.batch_size.observe(len(batch))
+            metrics.turn_seconds.observe(applied - started)
+            metrics.commit_seconds.observe(committed - applied)
 
     def _read_batch(self, ready: dict[zmq.Socket[bytes], int]) -> list[Inbound]:
         batch: list[Inbound] = []

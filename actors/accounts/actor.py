@@ -33,6 +33,7 @@ from actors.accounts.protocol import (
 from actors.durable import DurableActor
 from actors.engine.protocol import EngineOutbound, Report, Sync, shard_identity
 from bourse.config import Config
+from bourse.metrics import ActorMetrics
 from transport.runtime import Inbound, Outbox, Runtime
 
 log = logging.getLogger("accounts")
@@ -51,6 +52,7 @@ class AccountsActor(DurableActor):
         self.name = f"accounts-{shard}"
         self.config = config
         self.process = config.shards[shard]
+        self.metrics_endpoint = self.process.metrics
         self.ledger = Ledger(config, shard)
         self._requests = msgspec.msgpack.Decoder(AccountsRequest)
         self._reports = msgspec.msgpack.Decoder(EngineOutbound)
@@ -138,6 +140,24 @@ class AccountsActor(DurableActor):
             self._stale[market] = max(unacked, default=0)
             sync = Sync(ledger.shard, ledger.engine_in_seq[market])
             out.send(socket, 0, self._encoder.encode(sync))
+
+    def register_gauges(self, metrics: ActorMetrics) -> None:
+        metrics.gauge("bourse_users", "Users on this shard", lambda: len(self.ledger.users))
+        metrics.gauge(
+            "bourse_open_orders",
+            "Open orders of this shard's users",
+            lambda: len(self.ledger.open_orders),
+        )
+        metrics.gauge(
+            "bourse_pending_requests",
+            "Requests waiting for an engine",
+            lambda: len(self.ledger.pending),
+        )
+        metrics.gauge(
+            "bourse_unacked_requests",
+            "Engine requests not yet answered",
+            lambda: sum(len(u) for u in self.ledger.unacked.values()),
+        )
 
     def snapshot_state(self) -> bytes:
         return self.ledger.snapshot_bytes()

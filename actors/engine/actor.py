@@ -45,6 +45,7 @@ from actors.engine.protocol import (
 )
 from bourse.config import Config
 from bourse.ids import shard_of_user
+from bourse.metrics import ActorMetrics
 from transport.runtime import Inbound, Outbox, Runtime
 
 log = logging.getLogger("engine")
@@ -65,6 +66,7 @@ class EngineActor(DurableActor):
         self.name = f"engine-{market}"
         self.config = config
         self.process = config.engines[market]
+        self.metrics_endpoint = self.process.metrics
         rules = config.markets[market]
         self.engine = MatchingEngine(market, rules.tick, rules.lot, rules.base_scale)
         self.shard_count = len(config.shards)
@@ -202,6 +204,24 @@ class EngineActor(DurableActor):
 
     def _reply(self, out: Outbox, message: Inbound, reply: object) -> None:
         out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(reply))
+
+    def register_gauges(self, metrics: ActorMetrics) -> None:
+        engine = self.engine
+        metrics.gauge(
+            "bourse_open_orders", "Orders resting in the book", lambda: len(engine.orders)
+        )
+        metrics.gauge(
+            "bourse_bid_levels", "Price levels on the bid side", lambda: len(engine.bids.levels)
+        )
+        metrics.gauge(
+            "bourse_ask_levels", "Price levels on the ask side", lambda: len(engine.asks.levels)
+        )
+        metrics.gauge("bourse_market_seq", "The market's last sequence number", lambda: engine.seq)
+        metrics.gauge(
+            "bourse_retained_reports",
+            "Reports kept until their shard confirms them",
+            lambda: sum(len(r) for r in self.retained.values()),
+        )
 
     def on_undeliverable(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
         """A shard is away: its reports stay retained until it syncs."""
