@@ -53,12 +53,14 @@ class DurableActor(Actor):
         if snapshot is not None:
             self.restore(snapshot)
         throwaway = Outbox()
-        for payload in entries:
-            entry = _decoder.decode(payload)
-            self.replay(
-                Inbound(entry.socket, entry.peer, entry.rid, entry.body), entry.time, throwaway
-            )
-            throwaway.clear()
+        replay = self.replay
+        decode = _decoder.decode
+        for count, payload in enumerate(entries, 1):
+            entry = decode(payload)
+            replay(Inbound(entry.socket, entry.peer, entry.rid, entry.body), entry.time, throwaway)
+            if count % 1024 == 0:
+                throwaway.clear()
+        throwaway.clear()
         self.since_snapshot = self.replayed = len(entries)
         log.info(
             "recovered",

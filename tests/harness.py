@@ -51,6 +51,7 @@ def write_config(
     shards: int = 2,
     exchange: str = "",
     fsync: str = "batch",
+    snapshot_every: int = 100_000,
 ) -> Path:
     ports = iter(free_ports(3 * len(markets) + 3 * shards + 4))
     lots = {"BTC": "0.0001", "ETH": "0.001"}
@@ -67,7 +68,7 @@ def write_config(
         exchange,
         "[journal]",
         f'fsync = "{fsync}"',
-        "snapshot_every = 100000",
+        f"snapshot_every = {snapshot_every}",
         '[hosts.local]\naddress = "127.0.0.1"',
         "[assets.BTC]\ndecimals = 8",
         "[assets.ETH]\ndecimals = 8",

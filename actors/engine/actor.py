@@ -23,7 +23,7 @@ import msgspec
 
 from actors.durable import DurableActor
 from actors.engine.engine import EngineSnapshot, MatchingEngine
-from actors.engine.messages import Event, LevelChanged, Trade
+from actors.engine.messages import Accepted, Amended, Done, Event, LevelChanged, Rejected, Trade
 from actors.engine.protocol import (
     Ack,
     AdminRequest,
@@ -44,7 +44,7 @@ from actors.engine.protocol import (
     trade_topic,
 )
 from bourse.config import Config
-from bourse.ids import shard_of_user
+from bourse.ids import USER_SHIFT
 from bourse.metrics import ActorMetrics
 from transport.runtime import Inbound, Outbox, Runtime
 
@@ -70,6 +70,7 @@ class EngineActor(DurableActor):
         rules = config.markets[market]
         self.engine = MatchingEngine(market, rules.tick, rules.lot, rules.base_scale)
         self.shard_count = len(config.shards)
+        self._identities = [shard_identity(shard) for shard in range(self.shard_count)]
         self.in_seq: dict[int, int] = {}
         self.out_seq: dict[int, int] = {}
         self.retained: dict[int, dict[int, Report]] = {}
@@ -77,6 +78,8 @@ class EngineActor(DurableActor):
         self._decoder = msgspec.msgpack.Decoder(EngineInbound)
         self._encoder = msgspec.msgpack.Encoder()
         self._public: list[LevelChanged | PublicTrade] = []
+        # Replay rebuilds state only: nothing is published or encoded for sending.
+        self._replaying = False
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
@@ -96,8 +99,11 @@ class EngineActor(DurableActor):
         self._publish(now, out)
 
     def replay(self, message: Inbound, now: int, out: Outbox) -> None:
-        self._handle(message, self._decoder.decode(message.body), now, out)
-        self._public.clear()
+        self._replaying = True
+        try:
+            self._handle(message, self._decoder.decode(message.body), now, out)
+        finally:
+            self._replaying = False
 
     def _handle(self, message: Inbound, request: EngineInbound, now: int, out: Outbox) -> bool:
         """Serve one request; True when it changed the state (and must be journaled)."""
@@ -118,11 +124,11 @@ class EngineActor(DurableActor):
             case StatusQuery():
                 self._reply(out, message, self.status())
             case Sync():
-                self._sync(message, request, out)
+                return self._sync(message, request, out)
         return False
 
     def _from_shard(self, message: Inbound, shard: int) -> bool:
-        return 0 <= shard < self.shard_count and message.peer == shard_identity(shard)
+        return 0 <= shard < self.shard_count and message.peer == self._identities[shard]
 
     def _apply_request(
         self, message: Inbound, request: EngineRequest, now: int, out: Outbox
@@ -146,48 +152,61 @@ class EngineActor(DurableActor):
         self._route(events, shard, request.seq, now, out)
         return True
 
-    def _sync(self, message: Inbound, request: Sync, out: Outbox) -> None:
+    def _sync(self, message: Inbound, request: Sync, out: Outbox) -> bool:
+        """Forget what the shard applied, resend the rest; True if anything was forgotten
+        (retained reports are state: a replay must trim them the same way)."""
         if not self._from_shard(message, request.shard):
             self._reply(out, message, ErrorReply("FORBIDDEN", "only accounts shards sync"))
-            return
+            return False
         retained = self.retained.get(request.shard)
         if not retained:
-            return
-        for seq in [seq for seq in retained if seq <= request.applied]:
+            return False
+        applied = [seq for seq in retained if seq <= request.applied]
+        for seq in applied:
             del retained[seq]
         identity = shard_identity(request.shard)
         for report in retained.values():
             out.reply(ROUTER, identity, 0, self._encoder.encode(report))
+        return bool(applied)
 
     def _route(
         self, events: list[Event], origin: int, request_seq: int, now: int, out: Outbox
     ) -> None:
-        by_shard: dict[int, list[PrivateEvent]] = {origin: []}
+        """Split a command's events into one report per shard involved, and collect the
+        public ones for this turn's publication."""
+        replaying = self._replaying
         public = self._public
+        by_shard: dict[int, list[PrivateEvent]] = {origin: []}
         for event in events:
-            if isinstance(event, LevelChanged):
-                public.append(event)
-                continue
-            if isinstance(event, Trade):
-                public.append(
-                    PublicTrade(
-                        event.seq, event.trade_id, event.price, event.qty, event.taker_side, now
+            kind = type(event)
+            if kind is LevelChanged:
+                if not replaying:
+                    public.append(event)  # type: ignore[arg-type]
+            elif kind is Trade:
+                trade: Trade = event  # type: ignore[assignment]
+                if not replaying:
+                    public.append(
+                        PublicTrade(
+                            trade.seq, trade.trade_id, trade.price, trade.qty, trade.taker_side, now
+                        )
                     )
-                )
-                by_shard.setdefault(shard_of_user(event.taker_user_id), []).append(event)
-                maker_shard = shard_of_user(event.maker_user_id)
-                if maker_shard != shard_of_user(event.taker_user_id):
-                    by_shard.setdefault(maker_shard, []).append(event)
-                continue
-            by_shard.setdefault(shard_of_user(event.user_id), []).append(event)
+                taker_shard = trade.taker_user_id >> USER_SHIFT
+                maker_shard = trade.maker_user_id >> USER_SHIFT
+                by_shard.setdefault(taker_shard, []).append(trade)
+                if maker_shard != taker_shard:
+                    by_shard.setdefault(maker_shard, []).append(trade)
+            else:
+                private: Accepted | Rejected | Done | Amended = event  # type: ignore[assignment]
+                by_shard.setdefault(private.user_id >> USER_SHIFT, []).append(private)
+        market = self.engine.market
+        out_seq = self.out_seq
         for shard, shard_events in by_shard.items():
-            seq = self.out_seq.get(shard, 0) + 1
-            self.out_seq[shard] = seq
-            report = Report(
-                self.engine.market, seq, request_seq if shard == origin else 0, now, shard_events
-            )
+            seq = out_seq.get(shard, 0) + 1
+            out_seq[shard] = seq
+            report = Report(market, seq, request_seq if shard == origin else 0, now, shard_events)
             self.retained.setdefault(shard, {})[seq] = report
-            out.reply(ROUTER, shard_identity(shard), 0, self._encoder.encode(report))
+            if not replaying:
+                out.reply(ROUTER, self._identities[shard], 0, self._encoder.encode(report))
 
     def _publish(self, now: int, out: Outbox) -> None:
         if not self._public:
