@@ -33,6 +33,7 @@ run: install
 	BOURSE_CONFIG=$(CONFIG) PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: install browser
+	cd ui && npm test --silent
 	$(BIN)/pytest -q
 
 lint: python-deps

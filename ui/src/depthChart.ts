@@ -81,7 +81,12 @@ export class DepthChart {
   private draw(): void {
     const m = this.market;
     const book = this.book;
-    if (!m || !book || !book.ready) return;
+    if (!m || !book) return;
+    if (!book.ready) {
+      this.bids.setData([]);
+      this.asks.setData([]);
+      return;
+    }
     const scale = qtyScale([book.asks, book.bids], m.qtyDecimals, LEVELS);
     const toPoint = (price: string, cum: bigint): AreaData<number> => ({
       time: Number(price),

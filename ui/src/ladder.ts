@@ -6,8 +6,16 @@ import { frameThrottle, h, setText, trendClass } from './dom';
 import { compareDec, divDec, fixed, isZero, mulDec } from './format';
 import type { MarketInfo } from './store';
 
-/** Levels shown on each side. */
-const LEVELS = 20;
+/** Most levels shown on each side. */
+const LEVELS = 30;
+/** Row height in px; matches --row-h in styles.css. */
+const ROW_H = 19;
+
+/** How many whole rows fit in a ladder side (all of them while it has no size yet). */
+function rowsThatFit(el: HTMLElement): number {
+  const h = el.clientHeight;
+  return h > 0 ? Math.max(1, Math.min(LEVELS, Math.floor(h / ROW_H))) : LEVELS;
+}
 
 export class BookView {
   private readonly asks = h('div', { class: 'book-side book-asks', 'data-testid': 'book-asks' });
@@ -44,6 +52,7 @@ export class BookView {
     this.bids.addEventListener('click', click);
     this.last.addEventListener('click', click);
     this.schedule = frameThrottle(() => this.render());
+    if (typeof ResizeObserver === 'function') new ResizeObserver(() => this.schedule()).observe(this.asks);
   }
 
   setMarket(m: MarketInfo, book: DepthBook): void {
@@ -83,11 +92,19 @@ export class BookView {
     const m = this.market;
     const book = this.book;
     if (!m || !book) return;
-    if (!book.ready) return;
+    if (!book.ready) {
+      // no trustworthy book (reconnecting or resyncing): show nothing rather than stale levels
+      this.asks.replaceChildren();
+      this.bids.replaceChildren();
+      setText(this.spread, '');
+      return;
+    }
     this.setStatus(book.asks.length || book.bids.length ? '' : 'No orders yet');
-    const scale = qtyScale([book.asks, book.bids], m.qtyDecimals, LEVELS);
-    const asks = cumulative(book.asks, m.qtyDecimals, LEVELS, scale);
-    const bids = cumulative(book.bids, m.qtyDecimals, LEVELS, scale);
+    const nAsks = rowsThatFit(this.asks);
+    const nBids = rowsThatFit(this.bids);
+    const scale = qtyScale([book.asks, book.bids], m.qtyDecimals, Math.max(nAsks, nBids));
+    const asks = cumulative(book.asks, m.qtyDecimals, nAsks, scale);
+    const bids = cumulative(book.bids, m.qtyDecimals, nBids, scale);
     let max = 0n;
     for (const l of asks) if (l.cumScaled > max) max = l.cumScaled;
     for (const l of bids) if (l.cumScaled > max) max = l.cumScaled;

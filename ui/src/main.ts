@@ -108,6 +108,8 @@ for (const channel of ['orders', 'fills', 'balances']) feed.subscribe({ channel 
 /** Resubscribes to depth after a gap or checksum failure, backing off if it keeps failing. */
 const resync = {
   failures: [] as number[],
+  /** When the last snapshot was applied; a book healthy for a while forgets old failures. */
+  syncedAt: 0,
   timer: null as ReturnType<typeof setTimeout> | null,
   cancel(): void {
     if (this.timer !== null) clearTimeout(this.timer);
@@ -116,6 +118,7 @@ const resync = {
   request(m: MarketInfo): void {
     if (this.timer !== null) return;
     const now = Date.now();
+    if (this.syncedAt && now - this.syncedAt > 1000) this.failures = [];
     this.failures = this.failures.filter((t) => now - t < 60000);
     this.failures.push(now);
     const n = this.failures.length;
@@ -245,10 +248,17 @@ feed.on('depth', (msg) => {
         : null;
   if (!r) return;
   if (!r.ok) {
-    if (r.reason !== 'no-snapshot') resync.request(m);
+    if (r.reason !== 'no-snapshot') {
+      resync.request(m);
+      bookView.schedule();
+      depthChart.schedule();
+    }
     return;
   }
-  if (msg.type === 'snapshot') bookView.setStatus('');
+  if (msg.type === 'snapshot') {
+    bookView.setStatus('');
+    resync.syncedAt = Date.now();
+  }
   bookView.schedule();
   depthChart.schedule();
 });
@@ -300,6 +310,8 @@ feed.onClose(() => {
   book.reset();
   resync.cancel();
   if (store.current) bookView.setStatus('Reconnecting…');
+  bookView.schedule();
+  depthChart.schedule();
 });
 feed.onOpen(() => {
   const m = store.current;

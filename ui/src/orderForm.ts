@@ -11,6 +11,18 @@ import type { Order, OrderRequest, OrderType, Side, TimeInForce } from './types'
 /** Inputs that can carry a field error from the API. */
 const FIELDS = ['price', 'qty', 'quote_qty'] as const;
 type Field = (typeof FIELDS)[number];
+/** Limit-order options that can carry a field error too. */
+const OPTION_FIELDS = ['time_in_force', 'post_only'] as const;
+type OptionField = (typeof OPTION_FIELDS)[number];
+type ErrorSlot = Field | OptionField | 'form';
+
+function isField(name: string): name is Field {
+  return (FIELDS as readonly string[]).includes(name);
+}
+
+function isOptionField(name: string): name is OptionField {
+  return (OPTION_FIELDS as readonly string[]).includes(name);
+}
 
 function newClientOrderId(): string {
   const bytes = new Uint8Array(12);
@@ -43,7 +55,7 @@ export class OrderForm {
   private readonly typeMarket = h('button', { type: 'button', class: 'tab', 'data-testid': 'order-type-market' }, 'Market');
 
   private readonly inputs: Record<Field, HTMLInputElement>;
-  private readonly errors: Record<Field | 'form', HTMLElement>;
+  private readonly errors: Record<ErrorSlot, HTMLElement>;
   private readonly units: Record<Field, HTMLElement>;
   private readonly rows: Record<Field, HTMLElement>;
   private readonly tif: HTMLSelectElement;
@@ -77,7 +89,14 @@ export class OrderForm {
     this.inputs = { price: input('price', 'Price'), qty: input('qty', 'Amount'), quote_qty: input('quote_qty', 'Total') };
     const err = (name: string) =>
       h('div', { class: 'field-error', id: `error-${name}`, 'data-testid': `error-${name}`, role: 'alert' });
-    this.errors = { price: err('price'), qty: err('qty'), quote_qty: err('quote_qty'), form: err('form') };
+    this.errors = {
+      price: err('price'),
+      qty: err('qty'),
+      quote_qty: err('quote_qty'),
+      time_in_force: err('time_in_force'),
+      post_only: err('post_only'),
+      form: err('form'),
+    };
     this.units = { price: h('span', { class: 'unit' }), qty: h('span', { class: 'unit' }), quote_qty: h('span', { class: 'unit' }) };
     const fieldRow = (name: Field, label: string) =>
       h(
@@ -109,11 +128,19 @@ export class OrderForm {
     );
     this.postOnly = h('input', { type: 'checkbox', id: 'order-post-only', 'data-testid': 'order-post-only' });
     this.postOnly.addEventListener('change', () => this.refreshEstimates());
+    this.tif.addEventListener('change', () => this.clearError('time_in_force'));
+    this.postOnly.addEventListener('change', () => this.clearError('post_only'));
     this.optionsRow = h(
       'div',
-      { class: 'form-options' },
-      h('label', { class: 'inline', for: 'order-tif' }, 'TIF', this.tif),
-      h('label', { class: 'inline check', for: 'order-post-only' }, this.postOnly, 'Post only'),
+      {},
+      h(
+        'div',
+        { class: 'form-options' },
+        h('label', { class: 'inline', for: 'order-tif' }, 'TIF', this.tif),
+        h('label', { class: 'inline check', for: 'order-post-only' }, this.postOnly, 'Post only'),
+      ),
+      this.errors.time_in_force,
+      this.errors.post_only,
     );
 
     const pct = (p: number) =>
@@ -304,46 +331,54 @@ export class OrderForm {
     this.refreshEstimates();
   }
 
-  private clearError(f: Field | 'form'): void {
+  private clearError(f: ErrorSlot): void {
     setText(this.errors[f], '');
     this.errors[f].hidden = true;
-    if (f !== 'form') {
+    delete this.errors[f].dataset.code;
+    if (isField(f)) {
       this.inputs[f].classList.remove('invalid');
       this.inputs[f].removeAttribute('aria-invalid');
     }
   }
 
   private clearErrors(): void {
-    for (const f of FIELDS) this.clearError(f);
+    for (const f of [...FIELDS, ...OPTION_FIELDS]) this.clearError(f);
     this.clearError('form');
   }
 
-  private showError(f: Field | 'form', text: string): void {
+  private showError(f: ErrorSlot, text: string, code?: string): void {
     setText(this.errors[f], text);
     this.errors[f].hidden = false;
-    if (f !== 'form') {
+    if (code) this.errors[f].dataset.code = code;
+    if (isField(f)) {
       this.inputs[f].classList.add('invalid');
       this.inputs[f].setAttribute('aria-invalid', 'true');
     }
   }
 
+  /** The error slot beside the input an API error names, if that input is on screen. */
+  private slotFor(name: string | undefined): ErrorSlot | null {
+    if (!name) return null;
+    if (isField(name)) return this.rows[name].hidden ? null : name;
+    if (isOptionField(name)) return this.optionsRow.hidden ? null : name;
+    return null;
+  }
+
   /** Shows an API error beside the input it names, or under the form. */
   private showApiError(e: unknown): void {
-    if (e instanceof ApiError) {
-      const name = fieldName(e.field);
-      const text = e.message || e.code;
-      if (name && (FIELDS as readonly string[]).includes(name) && !this.rows[name as Field].hidden) {
-        this.showError(name as Field, text);
-      } else if (name && (FIELDS as readonly string[]).includes(name)) {
-        this.showError('form', `${name}: ${text}`);
-      } else if (e.status === 401) {
-        this.showError('form', apiKey() ? 'Your API key was refused. Sign in again.' : 'Sign in to trade.');
-      } else {
-        this.showError('form', name ? `${name}: ${text}` : text);
-      }
-      this.errors.form.dataset.code = e.code;
-    } else {
+    if (!(e instanceof ApiError)) {
       this.showError('form', errorText(e));
+      return;
+    }
+    const name = fieldName(e.field);
+    const text = e.message || e.code;
+    const slot = this.slotFor(name);
+    if (slot) {
+      this.showError(slot, text, e.code);
+    } else if (e.status === 401) {
+      this.showError('form', apiKey() ? 'Your API key was refused. Sign in again.' : 'Sign in to trade.', e.code);
+    } else {
+      this.showError('form', name ? `${name}: ${text}` : text, e.code);
     }
   }
 
@@ -370,8 +405,12 @@ export class OrderForm {
 
   private async place(): Promise<void> {
     const m = this.market;
-    if (!m || this.busy) return;
+    if (this.busy) return;
     this.clearErrors();
+    if (!m) {
+      this.showError('form', 'Choose a market first.');
+      return;
+    }
     setText(this.result, '');
     if (!apiKey()) {
       this.showError('form', 'Sign in to trade.');

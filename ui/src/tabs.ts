@@ -282,7 +282,7 @@ export class AccountTabs {
     this.panes.open.replaceChildren(
       open.length
         ? table(openCols, open, (o) => ({ 'data-testid': 'order-row', 'data-order-id': o.order_id, 'data-status': o.status }))
-        : h('div', { class: 'empty' }, apiKey() ? 'No open orders' : '—'),
+        : h('div', { class: 'empty' }, apiKey() ? 'No open orders' : ''),
     );
 
     const hist = [...this.history.values()].sort(byNewest).slice(0, HISTORY_LIMIT);
@@ -306,7 +306,7 @@ export class AccountTabs {
     this.panes.history.replaceChildren(
       hist.length
         ? table(histCols, hist, (o) => ({ 'data-testid': 'history-row', 'data-order-id': o.order_id, 'data-status': o.status }))
-        : h('div', { class: 'empty' }, apiKey() ? 'No orders yet' : '—'),
+        : h('div', { class: 'empty' }, apiKey() ? 'No orders yet' : ''),
     );
   }
 
@@ -325,7 +325,7 @@ export class AccountTabs {
     this.panes.fills.replaceChildren(
       this.fills.length
         ? table(cols, this.fills, (f) => ({ 'data-testid': 'fill-row', 'data-trade-id': String(f.trade_id), 'data-order-id': String(f.order_id) }))
-        : h('div', { class: 'empty' }, apiKey() ? 'No fills yet' : '—'),
+        : h('div', { class: 'empty' }, apiKey() ? 'No fills yet' : ''),
     );
   }
 
@@ -345,10 +345,15 @@ export class AccountTabs {
           { title: 'Asset', cell: (b) => h('b', {}, b.asset) },
           { title: 'Free', num: true, cell: (b) => b.free },
           { title: 'Locked', num: true, cell: (b) => b.locked },
-          { title: 'Total', num: true, cell: (b) => addDec(b.free || '0', b.locked || '0') },
         ],
         list,
-        (b) => ({ 'data-testid': `balance-${b.asset}`, 'data-asset': b.asset, 'data-free': b.free, 'data-locked': b.locked }),
+        (b) => ({
+          'data-testid': `balance-${b.asset}`,
+          'data-asset': b.asset,
+          'data-free': b.free,
+          'data-locked': b.locked,
+          title: `${b.asset} total ${addDec(b.free || '0', b.locked || '0')}`,
+        }),
       ),
     );
   }
@@ -396,8 +401,7 @@ export class AccountTabs {
       this.notify(text, 'ok');
       this.fundsAmount.value = '';
     } catch (e) {
-      const field = e instanceof ApiError && e.field ? `${e.field}: ` : '';
-      this.setFundsError(field + errorText(e), e instanceof ApiError ? e.code : undefined);
+      this.setFundsError(errorText(e), e instanceof ApiError ? e.code : undefined);
     } finally {
       btn.disabled = kind === 'deposit' ? store.info?.faucet === false : false;
       this.refresh();
