@@ -182,6 +182,9 @@ class Ledger:
                 return self._create_user(request)
             case GetStatus():
                 return self.status()
+            case GetTotals() if request.auth.admin:
+                # Totals concern no user: a shard with no users (or not this one) answers too.
+                return self.totals()
         user = self._authenticate(request.auth)
         if user is None:
             return ErrorReply(401, "UNAUTHENTICATED", "missing or wrong API key")
@@ -649,14 +652,16 @@ class Ledger:
             out.replies.append((pending.peer, pending.rid, OrdersReply(views)))
             return
         reply: AccountsReply
-        if pending.error is not None:
-            reply = pending.error
+        order = self.users[pending.user_id].orders.get(pending.order_id)
+        if order is None:
+            reply = pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
+        elif pending.error is None:
+            reply = OrderReply(order.view())
+        elif pending.error.code == "ORDER_NOT_FOUND" and not order.is_open:
+            # the order filled (or expired) while the cancel or amend was on its way
+            reply = ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
         else:
-            order = self.users[pending.user_id].orders.get(pending.order_id)
-            if order is None:
-                reply = ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
-            else:
-                reply = OrderReply(order.view())
+            reply = pending.error
         out.replies.append((pending.peer, pending.rid, reply))
 
     # --- private events ---------------------------------------------------------------------
