@@ -95,6 +95,10 @@ class AccountsActor(DurableActor):
         try:
             request = self._requests.decode(message.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            log.warning(
+                "a request does not decode",
+                extra={"fields": {"peer": message.peer.hex(), "error": str(error)}},
+            )
             reply = ErrorReply(400, "BAD_REQUEST", f"request does not decode: {error}")
             out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(reply))
             return

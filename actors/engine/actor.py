@@ -92,6 +92,10 @@ class EngineActor(DurableActor):
             try:
                 request = self._decoder.decode(message.body)
             except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                log.warning(
+                    "a request does not decode",
+                    extra={"fields": {"peer": message.peer.hex(), "error": str(error)}},
+                )
                 self._reply(out, message, ErrorReply("BAD_REQUEST", str(error)))
                 continue
             if self._handle(message, request, now, out):
