@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import struct
 
+import zmq
+
 _RID = struct.Struct(">Q")
 NO_REQUEST = 0
 
@@ -27,3 +29,27 @@ def unpack_rid(frame: bytes) -> int | None:
         return None
     value: int = _RID.unpack(frame)[0]
     return value
+
+
+# pyzmq's send_multipart/recv_multipart combine flags as Python enums on every frame,
+# which costs more than the send itself for small messages; plain ints avoid it.
+_SNDMORE = int(zmq.SNDMORE)
+_NOBLOCK = int(zmq.NOBLOCK)
+_RCVMORE = int(zmq.RCVMORE)
+
+
+def send_frames(socket: zmq.Socket[bytes], frames: tuple[bytes, ...]) -> None:
+    """Send a multipart message (blocking on a full high-water mark like send_multipart)."""
+    send = socket.send
+    for frame in frames[:-1]:
+        send(frame, _SNDMORE)
+    send(frames[-1])
+
+
+def recv_frames_nowait(socket: zmq.Socket[bytes]) -> list[bytes]:
+    """Receive one whole multipart message; raises zmq.Again when none is waiting."""
+    recv = socket.recv
+    frames = [recv(_NOBLOCK)]
+    while socket.getsockopt(_RCVMORE):
+        frames.append(recv(_NOBLOCK))
+    return frames

@@ -15,6 +15,8 @@ import struct
 
 import zmq
 
+from transport.framing import send_frames
+
 PUB_HWM = 1_000_000
 _SEQ = struct.Struct(">Q")
 
@@ -27,7 +29,7 @@ class Publisher:
     def publish(self, topic: bytes, body: bytes) -> int:
         seq = self._seqs.get(topic, 0) + 1
         self._seqs[topic] = seq
-        self._socket.send_multipart((topic, _SEQ.pack(seq), body), copy=False)
+        send_frames(self._socket, (topic, _SEQ.pack(seq), body))
         return seq
 
 

@@ -29,7 +29,7 @@ import zmq
 from bourse.config import Endpoint
 from bourse.logs import now_ms
 from bourse.metrics import ActorMetrics
-from transport.framing import pack_rid, unpack_rid
+from transport.framing import pack_rid, recv_frames_nowait, send_frames, unpack_rid
 from transport.pubsub import PUB_HWM, Publisher
 
 log = logging.getLogger("runtime")
@@ -221,7 +221,7 @@ class Runtime:
             is_router = name in self._routers
             while len(batch) < MAX_BATCH:
                 try:
-                    frames = socket.recv_multipart(zmq.NOBLOCK)
+                    frames = recv_frames_nowait(socket)
                 except zmq.Again:
                     break
                 inbound = _parse(name, is_router, frames)
@@ -234,13 +234,13 @@ class Runtime:
     def _flush(self, out: Outbox) -> None:
         for name, peer, rid, body in out.replies:
             try:
-                self._inputs[name].send_multipart((peer, pack_rid(rid), body), copy=False)
+                send_frames(self._inputs[name], (peer, pack_rid(rid), body))
             except zmq.ZMQError as error:
                 if error.errno != zmq.EHOSTUNREACH:
                     raise
                 self.actor.on_undeliverable(name, peer, rid, body)
         for name, rid, body in out.sends:
-            self._inputs[name].send_multipart((pack_rid(rid), body), copy=False)
+            send_frames(self._inputs[name], (pack_rid(rid), body))
         if out.publications:
             publisher = self._publisher
             assert publisher is not None, "the actor publishes without a PUB socket"
