@@ -523,7 +523,9 @@ class Ledger:
             case Rejected():
                 self._rejected(market, now, event, pending)
             case Accepted():
-                pass
+                order = self.open_orders.get(event.order_id)
+                if order is not None:
+                    self._dirty_orders[order.order_id] = order  # pushed: the order now rests
 
     def _rejected(self, market: Market, now: int, event: Rejected, pending: Pending | None) -> None:
         status, message = _ENGINE_REJECTIONS.get(event.reason, (422, event.reason))

@@ -88,6 +88,11 @@ export function fixed(s: string, decimals: number): string {
 }
 
 /** Removes trailing zeros after the point ("1.2500" -> "1.25", "3.000" -> "3"). */
+/** A price for display, or an em dash when there is none ("0" means no trade yet). */
+export function priceOrDash(s: string | undefined, decimals: number): string {
+  return s && !isZero(s) ? fixed(s, decimals) : '—';
+}
+
 export function trimZeros(s: string): string {
   const p = parts(s);
   const frac = p.frac.replace(/0+$/, '');

@@ -283,7 +283,12 @@ feed.on('ticker', (msg) => {
 feed.on('kline', (msg) => {
   const m = forCurrent(msg);
   if (!m || (msg.interval !== undefined && msg.interval !== interval)) return;
-  for (const k of payloads<Kline>(msg)) if (k && typeof k.time === 'number') candleChart.update(k);
+  for (const k of payloads<Kline>(msg)) {
+    if (k && typeof k.time === 'number') {
+      candleChart.update(k);
+      setText(chartMessage, '');
+    }
+  }
 });
 
 feed.on('orders', (msg) => {

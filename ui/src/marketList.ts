@@ -1,7 +1,7 @@
 // Left panel: every market with last price, 24 h change and volume.
 
 import { h, setText, trendClass } from './dom';
-import { compact, fixed, pctChange } from './format';
+import { compact, pctChange, priceOrDash } from './format';
 import { store, type MarketInfo } from './store';
 import type { Ticker } from './types';
 
@@ -113,7 +113,7 @@ export class MarketList {
   }
 
   private fill(row: Row, m: MarketInfo, t: Ticker): void {
-    setText(row.last, t.last ? fixed(t.last, m.priceDecimals) : '—');
+    setText(row.last, priceOrDash(t.last, m.priceDecimals));
     const pct = pctChange(t.open, t.last);
     setText(row.change, pct === null ? '—' : `${pct}%`);
     row.change.className = `num ${pct === null ? '' : trendClass(pct.startsWith('-') ? -1 : pct.startsWith('+') ? 1 : 0)}`;

@@ -53,6 +53,9 @@ export class AccountTabs {
   private fills: Fill[] = [];
   private inFlight = 0;
   private pushedDuringFetch: Order[] = [];
+  private fillsPushedDuringFetch: Fill[] = [];
+  // Balances carry no version: a push that crosses a REST read is settled by reading again.
+  private balancePushedDuringFetch = false;
 
   private readonly tabButtons: Record<TabId, HTMLButtonElement>;
   private readonly panes: Record<TabId, HTMLElement>;
@@ -171,16 +174,23 @@ export class AccountTabs {
   applyFill(f: Fill): void {
     if (!f || f.trade_id === undefined) return;
     if (this.market && f.market && f.market !== this.market.market) return;
+    if (this.inFlight > 0) this.fillsPushedDuringFetch.push(f);
+    this.mergeFill(f);
+    this.renderFills();
+  }
+
+  private mergeFill(f: Fill): void {
     const key = fillKey(f);
     if (this.fills.some((x) => fillKey(x) === key)) return;
     this.fills.unshift(f);
     this.fills.sort((a, b) => b.time - a.time);
     this.fills.length = Math.min(this.fills.length, FILLS_LIMIT);
-    this.renderFills();
   }
 
   applyBalance(b: Balance): void {
-    if (b && typeof b.asset === 'string') store.upsertBalance(b);
+    if (!b || typeof b.asset !== 'string') return;
+    if (this.inFlight > 0) this.balancePushedDuringFetch = true;
+    store.upsertBalance(b);
   }
 
   private mergeOrder(o: Order): void {
@@ -228,6 +238,7 @@ export class AccountTabs {
       if (fills.status === 'fulfilled' && Array.isArray(fills.value)) this.fills = fills.value.slice(0, FILLS_LIMIT);
       // pushes that arrived while the requests were out may be newer than the answers
       for (const o of this.pushedDuringFetch) this.mergeOrder(o);
+      for (const f of this.fillsPushedDuringFetch) this.mergeFill(f);
       const failed = [balances, open, all, fills].find((r) => r.status === 'rejected');
       if (failed && failed.status === 'rejected') {
         const e = failed.reason;
@@ -242,7 +253,19 @@ export class AccountTabs {
       this.renderBalances();
     } finally {
       this.inFlight -= 1;
-      if (this.inFlight === 0) this.pushedDuringFetch = [];
+      if (this.inFlight === 0) {
+        this.pushedDuringFetch = [];
+        this.fillsPushedDuringFetch = [];
+        if (this.balancePushedDuringFetch) {
+          this.balancePushedDuringFetch = false;
+          void api
+            .balances()
+            .then((list) => {
+              if (apiKey() && Array.isArray(list)) store.setBalances(list);
+            })
+            .catch(() => undefined);
+        }
+      }
     }
   }
 

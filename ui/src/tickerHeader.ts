@@ -1,7 +1,7 @@
 // Top bar: the selected market's last price, 24 h change, high, low, volume.
 
 import { h, setText, trendClass } from './dom';
-import { compareDec, compact, fixed, pctChange, subDec } from './format';
+import { compareDec, compact, fixed, isZero, pctChange, priceOrDash, subDec } from './format';
 import { store, type MarketInfo } from './store';
 import type { Ticker } from './types';
 
@@ -53,7 +53,10 @@ export class TickerHeader {
   }
 
   private showLast(m: MarketInfo, price: string): void {
-    if (!price) return;
+    if (!price || isZero(price)) {
+      setText(this.last, '—');
+      return;
+    }
     if (this.previous !== null) {
       const dir = compareDec(price, this.previous);
       if (dir !== 0) this.last.className = `ticker-last ${trendClass(dir)}`;
@@ -75,8 +78,8 @@ export class TickerHeader {
       setText(this.change, `${abs} ${pct}%`.trim());
       this.change.className = trendClass(compareDec(pct, '0'));
     }
-    setText(this.high, t.high ? fixed(t.high, m.priceDecimals) : '—');
-    setText(this.low, t.low ? fixed(t.low, m.priceDecimals) : '—');
+    setText(this.high, priceOrDash(t.high, m.priceDecimals));
+    setText(this.low, priceOrDash(t.low, m.priceDecimals));
     setText(this.volume, t.volume ? fixed(t.volume, m.qtyDecimals) : '—');
     setText(this.quoteVolume, t.quote_volume ? compact(t.quote_volume) : '—');
   }
