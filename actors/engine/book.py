@@ -1,49 +1,45 @@
-"""One side of an order book: price levels, FIFO queues, the best price in O(1).
+"""One side of an order book: price levels, FIFO queues, the best level in O(1).
 
 Invariants:
 - ``levels`` maps each price that has resting quantity to its :class:`Level`; a level
   with no orders is removed at once, so every level in ``levels`` is non-empty.
 - ``level.total`` equals the sum of ``remaining`` over ``level.orders``, and every
-  ``remaining`` is positive.
+  ``remaining`` is positive and at most the order's ``qty``.
 - ``level.orders`` is insertion-ordered: iteration order is time priority.
-- The price heap holds every price in ``levels`` (keyed so that the best price is the
-  smallest key) and possibly stale prices whose level is gone; stale ones are dropped
-  lazily when they reach the top, and a price is never in the heap twice.
+- ``_keys`` holds exactly one key per price in ``levels``, ascending, with the best price
+  last (bids keyed by price, asks by -price).
+- ``top`` is the best level (highest bid, lowest ask), or None when the side is empty.
 
-Chosen by measurement (see docs/performance.md): a dict of levels plus a heap of prices
-beat a SortedDict of levels on the place/cancel mix near the touch, because the best price
-is read far more often than levels are created.
+Chosen by measurement (bench/book_structures.py, docs/performance.md): a dict of levels
+plus a sorted list of prices kept with ``bisect``, best last so that the common changes
+near the touch move few elements, against a lazy heap of prices (as fast on average,
+but purging its stale prices costs tens of microseconds now and then), a SortedDict of
+levels and a best-first list (both slower); and a plain dict per level (insertion-ordered,
+O(1) removal of any order) against a deque.
 """
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from bisect import bisect_left, insort
+
+import msgspec
 
 from actors.engine.messages import SelfTradePrevention, Side
 
 
-class RestingOrder:
-    __slots__ = ("order_id", "post_only", "price", "qty", "remaining", "side", "stp", "user_id")
+class RestingOrder(msgspec.Struct, gc=False):
+    """An order in the book (or a taker being matched).  Mutable: matching lowers
+    ``remaining``, an amend changes ``price`` and ``qty``.  It holds no references to
+    other objects that could form a cycle, hence ``gc=False``."""
 
-    def __init__(
-        self,
-        order_id: int,
-        user_id: int,
-        side: Side,
-        price: int,
-        qty: int,
-        remaining: int,
-        post_only: bool,
-        stp: SelfTradePrevention,
-    ) -> None:
-        self.order_id = order_id
-        self.user_id = user_id
-        self.side = side
-        self.price = price
-        self.qty = qty
-        self.remaining = remaining
-        self.post_only = post_only
-        self.stp = stp
+    order_id: int
+    user_id: int
+    side: Side
+    price: int
+    qty: int
+    remaining: int
+    post_only: bool
+    stp: SelfTradePrevention
 
 
 class Level:
@@ -56,26 +52,21 @@ class Level:
 
 
 class BookSide:
-    __slots__ = ("_heap", "_in_heap", "_sign", "levels", "side")
+    __slots__ = ("_keys", "_sign", "levels", "side", "top")
 
     def __init__(self, side: Side) -> None:
         self.side: Side = side
         self.levels: dict[int, Level] = {}
-        # Bids are keyed by -price so that the heap's smallest key is the best price.
-        self._sign = -1 if side == "buy" else 1
-        self._heap: list[int] = []
-        self._in_heap: set[int] = set()
+        # Keys ascend with the best price last: bids keyed by price, asks by -price.  New
+        # and emptied levels are mostly near the touch, at the end of the list, where
+        # insort and del move few elements.
+        self._sign = 1 if side == "buy" else -1
+        self._keys: list[int] = []
+        # The best level, kept current so that reading it costs one attribute load.
+        self.top: Level | None = None
 
     def best(self) -> Level | None:
-        heap = self._heap
-        levels = self.levels
-        sign = self._sign
-        while heap:
-            level = levels.get(heap[0] * sign)
-            if level is not None:
-                return level
-            self._in_heap.discard(heappop(heap))
-        return None
+        return self.top
 
     def append(self, order: RestingOrder) -> Level:
         """Queue ``order`` at the back of its price level, creating the level if needed."""
@@ -83,10 +74,11 @@ class BookSide:
         level = self.levels.get(price)
         if level is None:
             level = self.levels[price] = Level(price)
+            keys = self._keys
             key = price * self._sign
-            if key not in self._in_heap:
-                self._in_heap.add(key)
-                heappush(self._heap, key)
+            insort(keys, key)
+            if keys[-1] == key:
+                self.top = level
         level.orders[order.order_id] = order
         level.total += order.remaining
         return level
@@ -94,18 +86,32 @@ class BookSide:
     def remove(self, order: RestingOrder) -> Level:
         """Take ``order`` out of its level; drop the level if it is now empty."""
         level = self.levels[order.price]
-        del level.orders[order.order_id]
+        orders = level.orders
+        del orders[order.order_id]
         level.total -= order.remaining
-        if not level.orders:
-            del self.levels[order.price]
+        if not orders:
+            self._drop(level)
         return level
 
     def drop_if_empty(self, level: Level) -> None:
         if not level.orders:
-            del self.levels[level.price]
+            self._drop(level)
+
+    def _drop(self, level: Level) -> None:
+        price = level.price
+        del self.levels[price]
+        keys = self._keys
+        if level is self.top:
+            keys.pop()
+            self.top = self.levels[keys[-1] * self._sign] if keys else None
+        else:
+            del keys[bisect_left(keys, price * self._sign)]
 
     def prices_best_first(self) -> list[int]:
-        return sorted(self.levels, reverse=self._sign < 0)
+        sign = self._sign
+        return [key * sign for key in reversed(self._keys)]
 
     def levels_best_first(self) -> list[Level]:
-        return [self.levels[price] for price in self.prices_best_first()]
+        levels = self.levels
+        sign = self._sign
+        return [levels[key * sign] for key in reversed(self._keys)]

@@ -5,17 +5,22 @@ Invariants (checked by tests/engine after every command of long random streams):
   the oldest order first; the trade price is always the resting order's price.
 - After any command the book is not crossed: best bid < best ask.
 - No order trades past its quantity; each trade takes the same quantity from a buyer and
-  a seller.
+  a seller.  A buy sized in quote never spends more than its ``quote_qty``.
 - Sequence numbers: ``seq`` grows by one for each public event (Trade, LevelChanged);
   ``trade_id`` by one for each trade.  Nothing here reads a clock, draws a random number
   or touches I/O: the same commands give the same events and the same state hash.
 - Every command gets an answer: a placed order gets Accepted (then trades, and Done or a
   resting LevelChanged) or Rejected; a cancel gets Done or Rejected.
+- A halted market refuses new orders and any amend that would re-queue (it could trade);
+  cancels, cancel-all and amends that only reduce a quantity still work.
 
-Event order for one command: Accepted or Amended, then for each maker met in priority
-order its Trade (or its Done "expired" when self-trade prevention removes it) and its Done
-"filled" once empty, a LevelChanged per level touched, and last the taker's own Done or
-its resting LevelChanged.
+Event order for one command: Accepted, or Amended followed by the LevelChanged that takes
+the order out of its old level; then level by level in priority order, for each maker met
+its Trade (or its Done "expired" when self-trade prevention removes it) and its Done
+"filled" once empty, then that level's LevelChanged; last the taker's own Done or its
+resting LevelChanged.  A buy sized in quote ends with Done "filled" when it spent some of
+its budget and what is left cannot pay for another lot, else Done "expired"; its
+``remaining`` is 0 either way.
 """
 
 from __future__ import annotations
@@ -95,131 +100,174 @@ class MatchingEngine:
     # --- commands -----------------------------------------------------------------------
 
     def apply(self, command: Command) -> list[Event]:
-        match command:
-            case Place():
-                return self._place(command)
-            case Cancel():
-                return self._cancel(command)
-            case CancelAll():
-                return self._cancel_all(command)
-            case Amend():
-                return self._amend(command)
-            case Halt():
-                self.halted = True
-                return []
-            case Resume():
-                self.halted = False
-                return []
+        # Exact type tests, most frequent first: much cheaper than class patterns.
+        if type(command) is Place:
+            return self._place(command)
+        if type(command) is Cancel:
+            return self._cancel(command)
+        if type(command) is Amend:
+            return self._amend(command)
+        if type(command) is CancelAll:
+            return self._cancel_all(command)
+        if type(command) is Halt:
+            self.halted = True
+            return []
+        if type(command) is Resume:
+            self.halted = False
+            return []
+        raise TypeError(f"not an engine command: {command!r}")
 
     def _place(self, cmd: Place) -> list[Event]:
-        reason = self._place_refusal(cmd)
-        if reason is not None:
-            return [Rejected(cmd.order_id, cmd.user_id, reason)]
-        is_buy = cmd.side == "buy"
-        if cmd.type == "limit":
-            limit = cmd.price
+        order_id = cmd.order_id
+        user_id = cmd.user_id
+        if self.halted:
+            return [Rejected(order_id, user_id, MARKET_HALTED)]
+        if order_id in self.orders:
+            return [Rejected(order_id, user_id, DUPLICATE_ORDER_ID)]
+        price = cmd.price
+        qty = cmd.qty
+        is_limit = cmd.type == "limit"
+        if is_limit:
+            invalid = (
+                price <= 0
+                or price % self.tick != 0
+                or qty <= 0
+                or qty % self.lot != 0
+                or cmd.quote_qty != 0
+                or (cmd.post_only and cmd.time_in_force != "GTC")
+            )
+        else:
+            invalid = self._invalid_market(cmd)
+        if invalid:
+            return [Rejected(order_id, user_id, INVALID_ORDER)]
+        side = cmd.side
+        is_buy = side == "buy"
+        if is_limit:
+            limit = price
         elif is_buy:
-            limit = cmd.price or _NO_LIMIT_BUY
+            limit = price or _NO_LIMIT_BUY
         else:
             limit = 0
-        opposite = self.asks if is_buy else self.bids
-        if cmd.post_only and _crosses(opposite.best(), is_buy, limit):
-            return [Rejected(cmd.order_id, cmd.user_id, POST_ONLY_WOULD_TAKE)]
-        events: list[Event] = [Accepted(cmd.order_id, cmd.user_id)]
+        top = (self.asks if is_buy else self.bids).top
+        if top is None or (top.price > limit if is_buy else top.price < limit):
+            if is_limit and cmd.time_in_force == "GTC":
+                # The common case: a passive order rests at once.
+                order = RestingOrder(
+                    order_id, user_id, side, price, qty, qty, cmd.post_only, cmd.stp
+                )
+                self.orders[order_id] = order
+                level = (self.bids if is_buy else self.asks).append(order)
+                self.seq += 1
+                return [
+                    Accepted(order_id, user_id),
+                    LevelChanged(self.seq, side, price, level.total),
+                ]
+            return [Accepted(order_id, user_id), Done(order_id, user_id, "expired", qty)]
+        if cmd.post_only:
+            return [Rejected(order_id, user_id, POST_ONLY_WOULD_TAKE)]
+        events: list[Event] = [Accepted(order_id, user_id)]
         if cmd.time_in_force == "FOK" and not self._can_fill(cmd, limit):
-            events.append(Done(cmd.order_id, cmd.user_id, "expired", cmd.qty))
+            events.append(Done(order_id, user_id, "expired", cmd.qty))
             return events
         order = RestingOrder(
-            cmd.order_id,
-            cmd.user_id,
-            cmd.side,
-            cmd.price,
-            cmd.qty,
-            cmd.qty,
-            cmd.post_only,
-            cmd.stp,
+            order_id, user_id, side, price, cmd.qty, cmd.qty, cmd.post_only, cmd.stp
         )
-        rests = cmd.type == "limit" and cmd.time_in_force == "GTC"
+        rests = is_limit and cmd.time_in_force == "GTC"
         self._take(order, limit, cmd.quote_qty, rests, events)
         return events
 
-    def _place_refusal(self, cmd: Place) -> str | None:
-        if self.halted:
-            return MARKET_HALTED
-        if cmd.order_id in self.orders:
-            return DUPLICATE_ORDER_ID
-        if cmd.type == "limit":
-            if cmd.price <= 0 or cmd.price % self.tick or cmd.quote_qty:
-                return INVALID_ORDER
-        elif cmd.price < 0 or cmd.price % self.tick or cmd.post_only:
-            return INVALID_ORDER
-        if cmd.post_only and cmd.time_in_force != "GTC":
-            return INVALID_ORDER
-        if cmd.quote_qty:
-            if cmd.quote_qty < 0 or cmd.qty or cmd.side != "buy" or cmd.price:
-                return INVALID_ORDER
-            if cmd.time_in_force == "FOK":
-                return INVALID_ORDER
-        elif cmd.qty <= 0 or cmd.qty % self.lot:
-            return INVALID_ORDER
-        return None
+    def _invalid_market(self, cmd: Place) -> bool:
+        price = cmd.price
+        if price < 0 or price % self.tick != 0 or cmd.post_only:
+            return True
+        quote_qty = cmd.quote_qty
+        if quote_qty != 0:
+            # A buy sized in quote: nothing else sizes it or bounds its price.
+            return (
+                quote_qty < 0
+                or cmd.qty != 0
+                or cmd.side != "buy"
+                or price != 0
+                or cmd.time_in_force == "FOK"
+            )
+        return cmd.qty <= 0 or cmd.qty % self.lot != 0
 
     def _cancel(self, cmd: Cancel) -> list[Event]:
         order = self.orders.get(cmd.order_id)
         if order is None or order.user_id != cmd.user_id:
             return [Rejected(cmd.order_id, cmd.user_id, UNKNOWN_ORDER)]
-        events: list[Event] = []
-        self._remove(order, events)
-        return events
+        del self.orders[order.order_id]
+        side = order.side
+        level = (self.bids if side == "buy" else self.asks).remove(order)
+        self.seq = seq = self.seq + 1
+        return [
+            Done(order.order_id, order.user_id, "cancelled", order.remaining),
+            LevelChanged(seq, side, level.price, level.total),
+        ]
 
     def _cancel_all(self, cmd: CancelAll) -> list[Event]:
+        user_id = cmd.user_id
+        mine = sorted(o.order_id for o in self.orders.values() if o.user_id == user_id)
         events: list[Event] = []
-        mine = sorted(o.order_id for o in self.orders.values() if o.user_id == cmd.user_id)
         for order_id in mine:
-            self._remove(self.orders[order_id], events)
+            events += self._cancel(Cancel(order_id, user_id))
         return events
 
     def _amend(self, cmd: Amend) -> list[Event]:
-        order = self.orders.get(cmd.order_id)
-        if order is None or order.user_id != cmd.user_id:
-            return [Rejected(cmd.order_id, cmd.user_id, UNKNOWN_ORDER)]
-        new_qty = cmd.qty or order.qty
-        new_price = cmd.price or order.price
+        order_id = cmd.order_id
+        user_id = cmd.user_id
+        order = self.orders.get(order_id)
+        if order is None or order.user_id != user_id:
+            return [Rejected(order_id, user_id, UNKNOWN_ORDER)]
+        old_qty = order.qty
+        old_price = order.price
+        new_qty = cmd.qty or old_qty
+        new_price = cmd.price or old_price
         if new_qty < 0 or new_qty % self.lot or new_price < 0 or new_price % self.tick:
-            return [Rejected(cmd.order_id, cmd.user_id, INVALID_ORDER)]
-        filled = order.qty - order.remaining
+            return [Rejected(order_id, user_id, INVALID_ORDER)]
+        filled = old_qty - order.remaining
         if new_qty <= filled:
-            return [Rejected(cmd.order_id, cmd.user_id, AMEND_BELOW_FILLED)]
-        is_buy = order.side == "buy"
+            return [Rejected(order_id, user_id, AMEND_BELOW_FILLED)]
+        side = order.side
+        is_buy = side == "buy"
         own = self.bids if is_buy else self.asks
-        if new_price == order.price and new_qty <= order.qty:
-            cut = order.qty - new_qty
-            order.qty = new_qty
-            order.remaining -= cut
-            level = own.levels[order.price]
-            level.total -= cut
-            events: list[Event] = [
-                Amended(order.order_id, order.user_id, new_price, new_qty, order.remaining)
-            ]
-            if cut:
-                self.seq += 1
-                events.append(LevelChanged(self.seq, order.side, level.price, level.total))
-            return events
-        if self.halted:
-            return [Rejected(cmd.order_id, cmd.user_id, MARKET_HALTED)]
-        opposite = self.asks if is_buy else self.bids
-        if order.post_only and _crosses(opposite.best(), is_buy, new_price):
-            return [Rejected(cmd.order_id, cmd.user_id, POST_ONLY_WOULD_TAKE)]
-        del self.orders[order.order_id]
-        level = own.remove(order)
         remaining = new_qty - filled
-        events = [Amended(order.order_id, order.user_id, new_price, new_qty, remaining)]
-        self.seq += 1
-        events.append(LevelChanged(self.seq, order.side, level.price, level.total))
+        if new_price == old_price and new_qty <= old_qty:
+            # Less to trade at the same price: the order keeps its place in the queue.
+            order.qty = new_qty
+            order.remaining = remaining
+            events: list[Event] = [Amended(order_id, user_id, new_price, new_qty, remaining)]
+            if new_qty != old_qty:
+                level = own.levels[old_price]
+                level.total -= old_qty - new_qty
+                self.seq += 1
+                events.append(LevelChanged(self.seq, side, old_price, level.total))
+            return events
+        # Anything else re-queues the order as a new taker, which a halted market refuses:
+        # it could trade.
+        if self.halted:
+            return [Rejected(order_id, user_id, MARKET_HALTED)]
+        top = (self.asks if is_buy else self.bids).top
+        crosses = top is not None and (top.price <= new_price if is_buy else top.price >= new_price)
+        if crosses and order.post_only:
+            return [Rejected(order_id, user_id, POST_ONLY_WOULD_TAKE)]
+        level = own.remove(order)
+        self.seq = seq = self.seq + 1
+        events = [
+            Amended(order_id, user_id, new_price, new_qty, remaining),
+            LevelChanged(seq, side, old_price, level.total),
+        ]
         order.price = new_price
         order.qty = new_qty
         order.remaining = remaining
-        self._take(order, new_price, 0, True, events)
+        if crosses:
+            del self.orders[order_id]
+            self._take(order, new_price, 0, True, events)
+        else:
+            # The common move: it rests at once at its new price, behind that level.
+            level = own.append(order)
+            self.seq = seq + 1
+            events.append(LevelChanged(seq + 1, side, new_price, level.total))
         return events
 
     # --- matching -----------------------------------------------------------------------
@@ -238,11 +286,14 @@ class MatchingEngine:
         start_budget = budget
         stopped_by_stp = out_of_budget = False
         while taker.remaining > 0 or by_quote:
-            level = opposite.best()
-            if level is None or not _crosses(level, is_buy, limit):
+            level = opposite.top
+            if level is None:
+                break
+            price = level.price
+            if price > limit if is_buy else price < limit:
                 break
             if by_quote:
-                affordable = budget * self.base_scale // level.price // self.lot * self.lot
+                affordable = budget * self.base_scale // price // self.lot * self.lot
                 if affordable == 0:
                     out_of_budget = True
                     break
@@ -250,11 +301,12 @@ class MatchingEngine:
             before = taker.remaining
             stopped_by_stp = self._match_level(taker, level, opposite, events)
             if by_quote:
-                budget -= level.price * (before - taker.remaining) // self.base_scale
+                budget -= price * (before - taker.remaining) // self.base_scale
                 taker.remaining = 0
             if stopped_by_stp:
                 break
         if by_quote:
+            # Spent some and could not pay for another lot: that is a complete fill.
             ran_out = out_of_budget or budget == 0
             status: DoneStatus = "filled" if ran_out and budget < start_budget else "expired"
             events.append(Done(taker.order_id, taker.user_id, status, 0))
@@ -273,16 +325,22 @@ class MatchingEngine:
     ) -> bool:
         """Fill ``taker`` from one level in time priority; True if self-trade prevention
         stopped the taker."""
-        gone: list[tuple[RestingOrder, str]] = []
+        gone: list[RestingOrder] = []
         stopped = False
         want = taker.remaining
         price = level.price
         taker_side = taker.side
+        taker_id = taker.order_id
+        taker_user = taker.user_id
+        seq = self.seq
+        trade_id = self.trade_id
+        expired = 0
         for maker in level.orders.values():
-            if maker.user_id == taker.user_id:
+            if maker.user_id == taker_user:
                 stp = taker.stp
                 if stp != "expire_taker":
-                    gone.append((maker, "expired"))
+                    gone.append(maker)
+                    expired += maker.remaining
                     events.append(Done(maker.order_id, maker.user_id, "expired", maker.remaining))
                 if stp != "expire_maker":
                     stopped = True
@@ -291,39 +349,38 @@ class MatchingEngine:
             qty = want if want < maker.remaining else maker.remaining
             maker.remaining -= qty
             want -= qty
-            self.seq += 1
-            self.trade_id += 1
+            seq += 1
+            trade_id += 1
             events.append(
                 Trade(
-                    self.seq,
-                    self.trade_id,
+                    seq,
+                    trade_id,
                     price,
                     qty,
                     taker_side,
                     maker.order_id,
                     maker.user_id,
-                    taker.order_id,
-                    taker.user_id,
+                    taker_id,
+                    taker_user,
                 )
             )
             if maker.remaining == 0:
-                gone.append((maker, "filled"))
+                gone.append(maker)
                 events.append(Done(maker.order_id, maker.user_id, "filled", 0))
             if want == 0:
                 break
+        self.trade_id = trade_id
         if not gone and want == taker.remaining:
             return stopped
         orders = level.orders
         index = self.orders
-        for maker, status in gone:
+        for maker in gone:
             del orders[maker.order_id]
             del index[maker.order_id]
-            if status == "expired":
-                level.total -= maker.remaining
-        level.total -= taker.remaining - want
+        level.total -= taker.remaining - want + expired
         taker.remaining = want
         opposite.drop_if_empty(level)
-        self.seq += 1
+        self.seq = seq + 1
         events.append(LevelChanged(self.seq, opposite.side, price, level.total))
         return stopped
 
@@ -331,11 +388,11 @@ class MatchingEngine:
         """Whether a FOK order would fill completely, honouring self-trade prevention."""
         is_buy = cmd.side == "buy"
         opposite = self.asks if is_buy else self.bids
+        reachable = [p for p in opposite.levels if (p <= limit if is_buy else p >= limit)]
+        reachable.sort(reverse=not is_buy)
         need = cmd.qty
-        for level in opposite.levels_best_first():
-            if not _crosses(level, is_buy, limit):
-                return False
-            for maker in level.orders.values():
+        for price in reachable:
+            for maker in opposite.levels[price].orders.values():
                 if maker.user_id == cmd.user_id:
                     if cmd.stp == "expire_maker":
                         continue
@@ -344,14 +401,6 @@ class MatchingEngine:
                 if need <= 0:
                     return True
         return False
-
-    def _remove(self, order: RestingOrder, events: list[Event]) -> None:
-        del self.orders[order.order_id]
-        side = self.bids if order.side == "buy" else self.asks
-        level = side.remove(order)
-        events.append(Done(order.order_id, order.user_id, "cancelled", order.remaining))
-        self.seq += 1
-        events.append(LevelChanged(self.seq, order.side, level.price, level.total))
 
     # --- queries ------------------------------------------------------------------------
 
@@ -405,9 +454,3 @@ class MatchingEngine:
             engine.orders[o.order_id] = order
             (engine.bids if o.side == "buy" else engine.asks).append(order)
         return engine
-
-
-def _crosses(level: Level | None, is_buy: bool, limit: int) -> bool:
-    if level is None:
-        return False
-    return level.price <= limit if is_buy else level.price >= limit
