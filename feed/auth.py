@@ -1,0 +1,56 @@
+"""Checking a WebSocket client's API key with the user's accounts shard.
+
+Invariants:
+- The key never leaves this process: only ``(user_id, sha256(secret))`` goes to the shard
+  that the user id names, as ``Authenticate``; the shard decides.
+- ``authenticate`` always ends within the request timeout, with the user id or a message
+  saying why not (malformed key, wrong key, shard unreachable).
+"""
+
+from __future__ import annotations
+
+import msgspec
+import zmq.asyncio
+
+from actors.accounts.protocol import AccountsReply, Auth, Authenticate, Authenticated
+from bourse.config import Config
+from bourse.ids import shard_of_user, split_api_key
+from transport.client import DealerClient, RequestError
+
+_encoder = msgspec.msgpack.Encoder()
+_decode = msgspec.msgpack.Decoder(AccountsReply).decode
+
+
+class Authenticator:
+    def __init__(self, context: zmq.asyncio.Context, config: Config) -> None:
+        timeout_s = config.exchange.request_timeout_ms / 1000
+        self._shards = [
+            DealerClient(context, shard.router.connect, shard.name, timeout_s)
+            for shard in config.shards
+        ]
+
+    async def authenticate(self, api_key: str) -> int | str:
+        """The user id the key belongs to, or why it was refused."""
+        parts = split_api_key(api_key)
+        if parts is None:
+            return "invalid api key: expected <user_id>.<secret>"
+        user_id, key_hash = parts
+        shard = shard_of_user(user_id)
+        if not 0 <= shard < len(self._shards):
+            return "invalid api key"
+        try:
+            body = await self._shards[shard].request(
+                _encoder.encode(Authenticate(Auth(user_id, key_hash)))
+            )
+            reply = _decode(body)
+        except RequestError:
+            return "authentication is unavailable right now, try again"
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return "authentication failed"
+        if isinstance(reply, Authenticated) and reply.user_id == user_id:
+            return user_id
+        return "invalid api key"
+
+    async def close(self) -> None:
+        for client in self._shards:
+            await client.close()

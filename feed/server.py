@@ -1,0 +1,127 @@
+"""The feed process put together: upstreams, per-market data, WebSocket, query ROUTER.
+
+Invariants:
+- One asyncio loop owns every piece of state; nothing is shared with another thread.
+- Start-up order: the store is loaded, the SUB sockets subscribe, and only then are
+  snapshots requested (the Clone pattern: subscribe first, then fetch), the ROUTER bound
+  and the WebSocket opened.
+- ``run`` returns after ``stop`` is set, having closed every WebSocket connection
+  (1001 going away), committed the store and closed every socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import zmq.asyncio
+from websockets.asyncio.server import serve
+
+from bourse.config import Config, data_dir
+from feed.auth import Authenticator
+from feed.hub import Hub
+from feed.markets import MarketData
+from feed.queries import QueryServer
+from feed.store import FeedStore
+from feed.upstream import BookUpstream, PrivateUpstream
+from feed.ws import MAX_CLIENT_MESSAGE, FeedWebSocket
+
+log = logging.getLogger("feed")
+
+PING_INTERVAL_S = 20.0
+PING_TIMEOUT_S = 20.0
+CLOSE_TIMEOUT_S = 5.0
+STORE_FILE = "feed.sqlite"
+
+
+class FeedServer:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.context = zmq.asyncio.Context()
+        self.store = FeedStore(data_dir() / STORE_FILE)
+        self.private = PrivateUpstream(self.context, config)
+        self.hub = Hub(self.private.on_first, self.private.on_last)
+        conflate_s = config.raw.feed.conflate_ms / 1000
+        self.markets: dict[str, MarketData] = {}
+        for name, market in config.markets.items():
+            self.markets[name] = MarketData(
+                market, self.hub, self.store, conflate_s, self._want_snapshot
+            )
+        self.book = BookUpstream(self.context, config, self.markets, self.store)
+        self.authenticator = Authenticator(self.context, config)
+        self.websocket = FeedWebSocket(
+            self.hub,
+            self.markets,
+            self.authenticator,
+            config.raw.feed.send_queue,
+            CLOSE_TIMEOUT_S,
+        )
+
+    def _want_snapshot(self, market: str) -> None:
+        self.book.want_snapshot(market)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        for market in self.markets.values():
+            market.restore()
+        queries = QueryServer(
+            self.context,
+            self.config.feed_router.bind,
+            self.markets,
+            self.store,
+            lambda: self.hub.open_sessions,
+        )
+        tasks = [
+            asyncio.create_task(self.book.run(), name="book"),
+            asyncio.create_task(self.book.audit(), name="audit"),
+            asyncio.create_task(self.private.run(self.hub.publish), name="private"),
+            asyncio.create_task(queries.run(), name="queries"),
+        ]
+        for market in self.markets.values():
+            market.start()
+        endpoint = self.config.feed_ws
+        try:
+            async with serve(
+                self.websocket.handler,
+                endpoint.address,
+                endpoint.port,
+                process_request=self.websocket.process_request,
+                compression=None,
+                max_size=MAX_CLIENT_MESSAGE,
+                ping_interval=PING_INTERVAL_S,
+                ping_timeout=PING_TIMEOUT_S,
+                close_timeout=CLOSE_TIMEOUT_S,
+            ) as server:
+                log.info(
+                    "feed ready",
+                    extra={"fields": {"ws": f"ws://{endpoint.address}:{endpoint.port}/ws"}},
+                )
+                stopping = asyncio.create_task(stop.wait())
+                done, _ = await asyncio.wait(
+                    [stopping, *tasks], return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    if task is not stopping and task.exception() is not None:
+                        log.error(
+                            "feed task failed",
+                            exc_info=task.exception(),
+                            extra={"fields": {"task": task.get_name()}},
+                        )
+                        raise RuntimeError(f"feed task {task.get_name()} failed")
+                stopping.cancel()
+                server.close()
+                await server.wait_closed()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            for market in self.markets.values():
+                market.stop()
+            await self.book.close()
+            await self.authenticator.close()
+            self.private.close()
+            queries.close()
+            self.store.close()
+            self.context.destroy(linger=0)

@@ -1,0 +1,288 @@
+"""The feed's ZeroMQ inputs: every engine's book stream, with snapshots, and the shards'
+private events.
+
+Invariants:
+- Engine messages are read in batches (whatever is ready, up to ``BATCH_MAX``); each
+  batch is handed to its markets in arrival order, committed to the store, and only then
+  are its trades pushed.
+- A frame-seq gap on ``book.<market>`` (a drop, or a restarted engine counting from 1)
+  is reported to the market as not contiguous, which resyncs it from a snapshot.
+- A snapshot (``DepthQuery(limit=0)`` to the engine's ROUTER) is fetched by one task per
+  market at a time, retried with a growing pause while the engine does not answer.
+- An audit asks every engine for its sequence number every ``AUDIT_S``: a market whose
+  engine went backwards, or stayed ahead of the feed for a whole audit period, is resynced.
+  So a message lost while the market then stays quiet is still repaired.
+- The private SUB holds a user's three topics while some connection is authenticated as
+  that user (from ``auth`` on, so the subscription has reached the shards by the time the
+  client subscribes to a channel), and forwards a message only when its topic names
+  exactly such a user (ZeroMQ subscriptions are prefixes: ``orders.1`` also matches
+  ``orders.12``).
+- Test hook: with ``BOURSE_FEED_TEST_DROP=3,40,80`` the 3rd, 40th and 80th ``book`` frame
+  of each market are discarded on arrival, as if the network lost them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from actors.accounts.protocol import BalanceEvent, FillEvent, OrderEvent, PrivateEvent
+from actors.engine.protocol import (
+    DepthQuery,
+    DepthReply,
+    EngineOutbound,
+    EngineStatus,
+    MarketEvents,
+    StatusQuery,
+    book_topic,
+)
+from bourse.config import Config
+from bourse.wire import balance_out, fill_out, order_out
+from feed.hub import USER_KEY, Key
+from feed.markets import MarketData
+from feed.ops import PRIVATE_CHANNELS
+from feed.store import FeedStore
+from transport.client import DealerClient, RequestError
+from transport.pubsub import PUB_HWM, GapDetector, parse_published
+
+log = logging.getLogger("feed")
+
+BATCH_MAX = 512
+AUDIT_S = 2.0
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 2.0
+DROP_ENV = "BOURSE_FEED_TEST_DROP"
+SLOW_COMMIT_S = 0.05
+
+_encoder = msgspec.msgpack.Encoder()
+_json = msgspec.json.Encoder()
+
+
+def _sub_socket(context: zmq.asyncio.Context) -> zmq.asyncio.Socket:
+    socket = context.socket(zmq.SUB)
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.setsockopt(zmq.RCVHWM, PUB_HWM)
+    socket.setsockopt(zmq.RECONNECT_IVL, 50)
+    socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+    return socket
+
+
+class BookUpstream:
+    def __init__(
+        self,
+        context: zmq.asyncio.Context,
+        config: Config,
+        markets: dict[str, MarketData],
+        store: FeedStore,
+    ) -> None:
+        self._markets = markets
+        self._store = store
+        self._timeout_s = config.exchange.request_timeout_ms / 1000
+        self._sub = _sub_socket(context)
+        self._topics: dict[bytes, MarketData] = {}
+        for name, engine in config.engines.items():
+            topic = book_topic(name)
+            self._topics[topic] = markets[name]
+            self._sub.setsockopt(zmq.SUBSCRIBE, topic)
+            self._sub.connect(engine.pub.connect)
+        self._engines = {
+            name: DealerClient(context, engine.router.connect, engine.name, self._timeout_s)
+            for name, engine in config.engines.items()
+        }
+        self._gaps = GapDetector()
+        self._decode = msgspec.msgpack.Decoder(MarketEvents).decode
+        self._replies = msgspec.msgpack.Decoder(EngineOutbound).decode
+        self._fetches: dict[str, asyncio.Task[None]] = {}
+        self._drops = {int(n) for n in os.environ.get(DROP_ENV, "").split(",") if n.strip()}
+        self._frames: dict[bytes, int] = {}
+        self.messages = 0
+
+    # --- the book stream ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        sock = self._sub
+        shadow: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
+        while True:
+            batch = [await sock.recv_multipart()]
+            while len(batch) < BATCH_MAX:
+                try:
+                    batch.append(shadow.recv_multipart(zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+            touched: dict[str, MarketData] = {}
+            for frames in batch:
+                self._on_frames(frames, touched)
+            started = time.monotonic()
+            self._store.commit()
+            spent = time.monotonic() - started
+            if spent > SLOW_COMMIT_S:
+                log.warning(
+                    "slow store commit",
+                    extra={"fields": {"ms": round(spent * 1000), "messages": len(batch)}},
+                )
+            for market in touched.values():
+                market.publish_batch()
+
+    def _on_frames(self, frames: list[bytes], touched: dict[str, MarketData]) -> None:
+        parsed = parse_published(frames)
+        if parsed is None:
+            return
+        topic, seq, body = parsed
+        market = self._topics.get(topic)
+        if market is None:
+            return
+        if self._drops:
+            count = self._frames.get(topic, 0) + 1
+            self._frames[topic] = count
+            if count in self._drops:
+                return
+        contiguous = self._gaps.accept(topic, seq)
+        try:
+            message = self._decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            log.error("engine message does not decode", extra={"fields": {"error": str(error)}})
+            market.force_resync()
+            return
+        if not contiguous:
+            log.warning("frame gap", extra={"fields": {"market": market.name, "seq": seq}})
+        self.messages += 1
+        market.ingest(message.events, contiguous)
+        touched[market.name] = market
+
+    # --- snapshots -------------------------------------------------------------------------
+
+    def want_snapshot(self, market: str) -> None:
+        task = self._fetches.get(market)
+        if task is None or task.done():
+            self._fetches[market] = asyncio.get_running_loop().create_task(self._fetch(market))
+
+    async def _fetch(self, name: str) -> None:
+        market = self._markets[name]
+        pause = RETRY_FIRST_S
+        while True:
+            reply = await self._ask(name, DepthQuery(limit=0))
+            if isinstance(reply, DepthReply):
+                market.on_snapshot(reply)
+                log.info(
+                    "book synced",
+                    extra={"fields": {"market": name, "seq": reply.seq, "live": market.sync.live}},
+                )
+                if market.sync.live or not market.sync.fetching:
+                    return
+            else:
+                # ``sync.fetching`` stays set: nobody else starts a fetch while this retries.
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RETRY_MAX_S)
+
+    async def _ask(self, name: str, query: DepthQuery | StatusQuery) -> object:
+        try:
+            body = await self._engines[name].request(_encoder.encode(query), self._timeout_s)
+            return self._replies(body)
+        except (RequestError, msgspec.DecodeError, msgspec.ValidationError):
+            return None
+
+    async def audit(self) -> None:
+        ahead: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(AUDIT_S)
+            for name, market in self._markets.items():
+                if not market.sync.live:
+                    continue
+                # Taken before asking: the engine cannot be behind what the feed already had
+                # then, while events published after the question may arrive before the answer.
+                seq = market.seq
+                status = await self._ask(name, StatusQuery())
+                if not isinstance(status, EngineStatus) or not market.sync.live:
+                    continue
+                behind = ahead.pop(name, None)
+                if status.seq < seq or (behind is not None and seq < behind):
+                    log.warning(
+                        "audit resync",
+                        extra={"fields": {"market": name, "engine": status.seq, "feed": seq}},
+                    )
+                    market.force_resync()
+                elif status.seq > seq:
+                    ahead[name] = status.seq
+
+    async def close(self) -> None:
+        for task in self._fetches.values():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for client in self._engines.values():
+            await client.close()
+        self._sub.close(linger=0)
+
+
+class PrivateUpstream:
+    """Users' order, fill and balance events from the shards, rendered as REST shapes."""
+
+    def __init__(self, context: zmq.asyncio.Context, config: Config) -> None:
+        self._config = config
+        self._sub = _sub_socket(context)
+        for shard in config.shards:
+            self._sub.connect(shard.pub.connect)
+        self._decode = msgspec.msgpack.Decoder(PrivateEvent).decode
+        self._users: set[str] = set()
+
+    def on_first(self, key: Key) -> None:
+        if key[0] == USER_KEY:
+            self._users.add(key[1])
+            for kind in PRIVATE_CHANNELS:
+                self._sub.setsockopt(zmq.SUBSCRIBE, f"{kind}.{key[1]}".encode())
+
+    def on_last(self, key: Key) -> None:
+        if key[0] == USER_KEY:
+            self._users.discard(key[1])
+            for kind in PRIVATE_CHANNELS:
+                self._sub.setsockopt(zmq.UNSUBSCRIBE, f"{kind}.{key[1]}".encode())
+
+    async def run(self, publish: Callable[[Key, bytes], int]) -> None:
+        while True:
+            parsed = parse_published(await self._sub.recv_multipart())
+            if parsed is None:
+                continue
+            topic, _, body = parsed
+            kind, _, user = topic.decode(errors="replace").partition(".")
+            if user not in self._users or kind not in PRIVATE_CHANNELS:
+                continue
+            try:
+                event = self._decode(body)
+            except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                log.error("shard event does not decode", extra={"fields": {"error": str(error)}})
+                continue
+            data = self.render(event)
+            if data is not None:
+                publish((kind, user), data)
+
+    def render(self, event: OrderEvent | FillEvent | BalanceEvent) -> bytes | None:
+        config = self._config
+        match event:
+            case OrderEvent(order=order):
+                market = config.markets.get(order.market)
+                if market is None:
+                    return None
+                return b'{"channel":"orders",' + _json.encode(order_out(order, market))[1:]
+            case FillEvent(fill=fill):
+                market = config.markets.get(fill.market)
+                if market is None:
+                    return None
+                return b'{"channel":"fills",' + _json.encode(fill_out(fill, market))[1:]
+            case BalanceEvent(balance=balance):
+                decimals = config.assets.get(balance.asset)
+                if decimals is None:
+                    return None
+                out = balance_out(balance, decimals)
+                return b'{"channel":"balances",' + _json.encode(out)[1:]
+        return None
+
+    def close(self) -> None:
+        self._sub.close(linger=0)

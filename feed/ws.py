@@ -1,0 +1,182 @@
+"""The WebSocket endpoint: client ops in, acks and channel messages out (API.md).
+
+Invariants:
+- Only the path ``/ws`` upgrades; any other path is answered 404 and closed.
+- A connection's ops are handled one at a time, in order; every op is answered (an ack,
+  ``pong``, ``authenticated``, or ``{"op": "error", "message"}``) and a bad op never
+  closes the connection.
+- Everything a connection is sent goes through its one bounded outbound queue, so acks
+  and channel messages keep their order, and a connection that stops reading is closed
+  with 1008 "slow consumer" instead of growing memory.
+- Private channels need a successful ``auth`` first and carry only that user's events;
+  authenticating as another user drops the previous user's private subscriptions.
+- permessage-deflate is off: every subscriber is sent the very bytes encoded once.
+- Memory per connection is bounded: the kernel send buffer is fixed at
+  ``SEND_BUFFER_BYTES`` (no autotuning), the transport holds at most its write limit, and
+  the outbound queue at most ``send_queue`` messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Mapping
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import msgspec
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from feed.auth import Authenticator
+from feed.hub import USER_KEY, Hub, Key, Session
+from feed.markets import MarketData
+from feed.ops import (
+    PRIVATE_CHANNELS,
+    Authenticate,
+    ChannelRequest,
+    OpError,
+    Ping,
+    Subscribe,
+    Unsubscribe,
+    parse,
+)
+from feed.outbound import Outbound
+from feed.wire import OpReply, kline_push, ticker_push
+
+log = logging.getLogger("feed")
+
+PATH = "/ws"
+MAX_CLIENT_MESSAGE = 4096
+SEND_BUFFER_BYTES = 128 * 1024
+
+_encode = msgspec.json.Encoder().encode
+_PONG = _encode(OpReply(op="pong"))
+
+
+class FeedWebSocket:
+    def __init__(
+        self,
+        hub: Hub,
+        markets: Mapping[str, MarketData],
+        authenticator: Authenticator,
+        send_queue: int,
+        close_timeout_s: float,
+    ) -> None:
+        self.hub = hub
+        self.markets = markets
+        self.authenticator = authenticator
+        self.send_queue = send_queue
+        self.close_timeout_s = close_timeout_s
+
+    def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path != PATH:
+            return conn.respond(HTTPStatus.NOT_FOUND, f"not found: the feed serves {PATH}\n")
+        return None
+
+    async def handler(self, conn: ServerConnection) -> None:
+        sock = conn.transport.get_extra_info("socket")
+        if sock is not None:
+            # A fixed kernel buffer: autotuning would let each idle reader pin megabytes.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+        outbound = Outbound(conn, self.send_queue, self.close_timeout_s, self.hub.flusher)
+        session = Session(conn, outbound)
+        self.hub.join(session)
+        try:
+            async for message in conn:
+                await self.handle(session, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.leave(session)
+            await session.out.aclose()
+
+    async def handle(self, session: Session, message: str | bytes) -> None:
+        if session.out.closing:
+            return  # dropped as a slow consumer: its close is under way
+        op = parse(message, self.markets)
+        match op:
+            case Ping():
+                self.hub.send(session, _PONG)
+            case Subscribe():
+                self._subscribe(session, op)
+            case Unsubscribe():
+                self._unsubscribe(session, op)
+            case Authenticate():
+                await self._authenticate(session, op.api_key)
+            case OpError():
+                self._error(session, op.message, op.channel, op.market)
+
+    def _subscribe(self, session: Session, op: Subscribe) -> None:
+        key = self._key(session, op)
+        if key is None:
+            return
+        self._ack(session, "subscribed", op)
+        if op.channel == "depth" and op.market is not None:
+            self.markets[op.market].subscribe_depth(session)
+            return
+        self.hub.subscribe(session, key)
+        if op.market is None:
+            return
+        market = self.markets[op.market]
+        if op.channel == "ticker":
+            self.hub.send(session, _encode(ticker_push(market.ticker(), market.market)))
+        elif op.channel == "kline" and op.interval is not None:
+            candle = market.candles.current.get(op.interval)
+            if candle is not None:
+                closed = market.candles.closed_until[op.interval] > candle.time
+                push = kline_push(candle.row(), market.market, op.interval, closed)
+                self.hub.send(session, _encode(push))
+
+    def _unsubscribe(self, session: Session, op: Unsubscribe) -> None:
+        key = self._key(session, op)
+        if key is None:
+            return
+        self.hub.unsubscribe(session, key)
+        self._ack(session, "unsubscribed", op)
+
+    def _key(self, session: Session, op: ChannelRequest) -> Key | None:
+        if op.private:
+            if session.user_id is None:
+                self._error(
+                    session,
+                    f'channel {op.channel} needs auth first: send {{"op": "auth", '
+                    '"api_key": "..."}',
+                    op.channel,
+                )
+                return None
+            return (op.channel, str(session.user_id))
+        assert op.market is not None
+        if op.interval is not None:
+            return (op.channel, op.market, op.interval)
+        return (op.channel, op.market)
+
+    async def _authenticate(self, session: Session, api_key: str) -> None:
+        result = await self.authenticator.authenticate(api_key)
+        if isinstance(result, str):
+            self._error(session, result)
+            return
+        if session.user_id is not None and session.user_id != result:
+            for key in list(session.keys):
+                if key[0] in PRIVATE_CHANNELS or key[0] == USER_KEY:
+                    self.hub.unsubscribe(session, key)
+        session.user_id = result
+        self.hub.subscribe(session, (USER_KEY, str(result)))
+        self.hub.send(session, _encode(OpReply(op="authenticated", user_id=str(result))))
+
+    def _ack(self, session: Session, op: str, request: ChannelRequest) -> None:
+        reply = OpReply(
+            op=op, channel=request.channel, market=request.market, interval=request.interval
+        )
+        self.hub.send(session, _encode(reply))
+
+    def _error(
+        self,
+        session: Session,
+        message: str,
+        channel: str | None = None,
+        market: str | None = None,
+    ) -> None:
+        reply = OpReply(op="error", channel=channel, market=market, message=message)
+        self.hub.send(session, _encode(reply))

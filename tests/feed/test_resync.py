@@ -1,0 +1,58 @@
+"""Gaps: lost frames and a restarted engine make the feed resync; clients get snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from feedkit import FeedClient, Trader, converge, feed_cluster
+
+from feed.upstream import DROP_ENV
+
+MARKETS = ("BTC-USDT", "ETH-USDT")
+
+
+async def depth_client(port: int, markets: tuple[str, ...] = MARKETS) -> FeedClient:
+    client = await FeedClient.open(port)
+    for market in markets:
+        await client.subscribe("depth", market)
+    await client.wait(lambda: all(m in client.depth for m in markets), what="snapshots")
+    return client
+
+
+async def test_lost_frames_resync_the_feed_and_resend_snapshots(tmp_path: Path) -> None:
+    with feed_cluster(tmp_path, env={DROP_ENV: "3,30,60"}) as c:
+        client = await depth_client(c.config.feed_ws.port)
+        trader = Trader(c, seed=3)
+        try:
+            await trader.run(300)
+            # Past the last drop, the market goes on with updates on a fresh snapshot.
+            updates = {m: client.depth[m].updates for m in MARKETS}
+            await trader.run(40)
+            await converge(c, client, MARKETS)
+            for market in MARKETS:
+                model = client.depth[market]
+                # Each dropped frame forced a fresh snapshot; every chain in between held.
+                assert model.snapshots >= 1 + 3, (market, model.snapshots)
+                assert model.updates > updates[market]
+            assert "frame gap" in c.read_log("feed")
+            await client.close()
+        finally:
+            await trader.close()
+
+
+async def test_a_restarted_engine_is_followed(tmp_path: Path) -> None:
+    with feed_cluster(tmp_path) as c:
+        client = await depth_client(c.config.feed_ws.port, ("BTC-USDT",))
+        trader = Trader(c, seed=5)
+        try:
+            await trader.run(60, markets=("BTC-USDT",))
+            await converge(c, client, ("BTC-USDT",))
+            before = client.depth["BTC-USDT"].snapshots
+            c.kill("engine-BTC-USDT")
+            c.start_engine("BTC-USDT")  # its PUB counts frames from 1 again
+            await trader.run(60, markets=("BTC-USDT",))
+            await converge(c, client, ("BTC-USDT",))
+            assert client.depth["BTC-USDT"].snapshots > before
+            await client.close()
+        finally:
+            await trader.close()
