@@ -1,0 +1,363 @@
+"""HTTP gateway benchmark: order placement and cancellation over REST, end to end.
+
+What it measures: the latency and throughput of ``POST /api/v1/orders`` and
+``DELETE /api/v1/orders/{id}`` as a client sees them, through the whole system: HTTP
+parsing, validation and authentication in the gateway, the accounts shard, the matching
+engine, and back.
+
+How:
+- ``tests/harness.py`` writes a config on free 127.0.0.1 ports into a temporary folder
+  and starts two engines (BTC-USDT, ETH-USDT), two accounts shards and the gateway
+  (``bourse run gateway``, one worker) as real processes; all are stopped and the folder
+  removed at the end.
+- Users (spread over both shards by sign-up) get funds through the faucet.
+- One client process (uvloop) keeps ``--connections`` HTTP/1.1 keep-alive connections
+  and speaks HTTP with asyncio streams (no client library on the hot path).  Each
+  *order* is a GTC limit buy well below the market (it rests, never trades), then the
+  cancel of that order as soon as the place is answered, so the books stay small.
+- Fixed rates (``--rates``, default 500/s and 2,000/s requests, places and cancels
+  together): open loop; places start on a timetable at half the rate, each cancel
+  follows its place.  A place's latency runs from its scheduled start (so waiting for a
+  free connection counts), a cancel's from when its place was answered.
+- Saturation: every connection runs place, cancel, place, ... as fast as answers come.
+
+The last line of output is one JSON object: requests/s at saturation, and p50 / p99 in
+milliseconds at the first fixed rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+# Run as a script, this file's folder leads sys.path and its name would hide the standard
+# library's `http` package (httpx needs it): put the project root there instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+
+import httpx  # noqa: E402
+import msgspec  # noqa: E402
+
+from tests.harness import Cluster, cluster  # noqa: E402
+
+MARKETS = {"BTC-USDT": ("1000", "2000", "0.01"), "ETH-USDT": ("100", "200", "0.1")}
+FUNDS = {"USDT": "1000000000"}
+
+
+@dataclass(slots=True)
+class PhaseResult:
+    name: str
+    requests: int = 0
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    errors: Counter[str] = field(default_factory=Counter)
+    place_ns: array[int] = field(default_factory=lambda: array("q"))
+    cancel_ns: array[int] = field(default_factory=lambda: array("q"))
+
+
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection: a request, then its response, and again."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> HttpConnection:
+        reader, writer = await asyncio.open_connection(host, port)
+        return cls(reader, writer)
+
+    async def call(self, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+        self.writer.write(head + body)
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(header[9:12])
+        length = 0
+        for line in header.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, payload
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Trader:
+    def __init__(self, host: str, keys: list[str], seed: int) -> None:
+        self.host = host
+        self.keys = keys
+        self.random = random.Random(seed)
+        self.decode = msgspec.json.Decoder()
+
+    def place_request(self) -> tuple[bytes, bytes, str]:
+        key = self.random.choice(self.keys)
+        market = self.random.choice(list(MARKETS))
+        low, high, qty = MARKETS[market]
+        price = f"{self.random.randint(int(low), int(high))}.{self.random.randint(0, 99):02d}"
+        body = msgspec.json.encode(
+            {"market": market, "side": "buy", "type": "limit", "price": price, "qty": qty}
+        )
+        head = (
+            f"POST /api/v1/orders HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        return head, body, key
+
+    def cancel_request(self, key: str, order_id: str) -> bytes:
+        return (
+            f"DELETE /api/v1/orders/{order_id} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Authorization: Bearer {key}\r\n\r\n"
+        ).encode()
+
+    async def order(self, connection: HttpConnection, started_ns: int, result: PhaseResult) -> None:
+        """Place, then cancel: two requests on one connection."""
+        head, body, key = self.place_request()
+        status, payload = await connection.call(head, body)
+        placed_ns = time.perf_counter_ns()
+        result.requests += 1
+        if status != 201:
+            result.errors[f"place {status}"] += 1
+            return
+        result.place_ns.append(placed_ns - started_ns)
+        order_id = self.decode.decode(payload)["order_id"]
+        status, _ = await connection.call(self.cancel_request(key, order_id))
+        result.requests += 1
+        if status != 200:
+            result.errors[f"cancel {status}"] += 1
+            return
+        result.cancel_ns.append(time.perf_counter_ns() - placed_ns)
+
+
+async def fixed_rate(
+    trader: Trader, pool: list[HttpConnection], rate: int, duration_s: float
+) -> PhaseResult:
+    result = PhaseResult(f"{rate}/s")
+    free: asyncio.Queue[HttpConnection] = asyncio.Queue()
+    for connection in pool:
+        free.put_nowait(connection)
+    interval_ns = int(2e9 / rate)  # one order is two requests
+    count = int(duration_s * rate / 2)
+    tasks = []
+
+    async def one(scheduled_ns: int) -> None:
+        connection = await free.get()
+        try:
+            await trader.order(connection, scheduled_ns, result)
+        finally:
+            free.put_nowait(connection)
+
+    start_ns = time.perf_counter_ns()
+    for index in range(count):
+        scheduled_ns = start_ns + index * interval_ns
+        delay = (scheduled_ns - time.perf_counter_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(scheduled_ns)))
+    await asyncio.gather(*tasks)
+    result.elapsed_s = (time.perf_counter_ns() - start_ns) / 1e9
+    return result
+
+
+async def saturation(trader: Trader, pool: list[HttpConnection], duration_s: float) -> PhaseResult:
+    result = PhaseResult("saturation")
+    deadline = time.perf_counter() + duration_s
+
+    async def loop(connection: HttpConnection) -> None:
+        while time.perf_counter() < deadline:
+            await trader.order(connection, time.perf_counter_ns(), result)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop(connection) for connection in pool))
+    result.elapsed_s = time.perf_counter() - start
+    return result
+
+
+async def client_main(
+    port: int, keys: list[str], args: argparse.Namespace, out: Connection
+) -> list[PhaseResult]:
+    trader = Trader(f"127.0.0.1:{port}", keys, args.seed)
+    pool = [await HttpConnection.open("127.0.0.1", port) for _ in range(args.connections)]
+    try:
+        await fixed_rate(trader, pool, min(args.rates), args.warmup)
+        results = []
+        for rate in [*args.rates, 0]:
+            out.send("start")  # the parent reads every process's CPU time at the marks
+            if rate:
+                results.append(await fixed_rate(trader, pool, rate, args.duration))
+            else:
+                results.append(await saturation(trader, pool, args.duration))
+            out.send("end")
+        return results
+    finally:
+        for connection in pool:
+            connection.close()
+
+
+def client_process(port: int, keys: list[str], args: argparse.Namespace, out: Connection) -> None:
+    import uvloop
+
+    out.send(uvloop.run(client_main(port, keys, args, out)))
+    out.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def start_exchange(running: Cluster) -> str:
+    running.start_actors()
+    running.start("gateway", "gateway")
+    base = f"http://127.0.0.1:{running.config.gateway.port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=5).status_code in (200, 503):
+                return base
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(running.read_log("gateway")) from None
+            time.sleep(0.05)
+
+
+def make_users(base: str, count: int) -> list[str]:
+    keys = []
+    with httpx.Client(base_url=base) as http:
+        for _ in range(count):
+            key = http.post("/api/v1/users").raise_for_status().json()["api_key"]
+            for asset, amount in FUNDS.items():
+                http.post(
+                    "/api/v1/deposits",
+                    json={"asset": asset, "amount": amount},
+                    headers={"Authorization": f"Bearer {key}"},
+                ).raise_for_status()
+            keys.append(key)
+    return keys
+
+
+def percentile(sorted_ns: list[int], q: float) -> float:
+    if not sorted_ns:
+        return float("nan")
+    index = min(len(sorted_ns) - 1, int(q * len(sorted_ns)))
+    return sorted_ns[index] / 1e6
+
+
+def cpu_per_request_us(result: PhaseResult, prefix: str) -> float:
+    spent = sum(seconds for name, seconds in result.cpu_s.items() if name.startswith(prefix))
+    return spent / result.requests * 1e6 if result.requests else float("nan")
+
+
+def summary(result: PhaseResult) -> dict[str, float]:
+    both = sorted([*result.place_ns, *result.cancel_ns])
+    place = sorted(result.place_ns)
+    cancel = sorted(result.cancel_ns)
+    return {
+        "gateway_cpu_us": cpu_per_request_us(result, "gateway"),
+        "shards_cpu_us": cpu_per_request_us(result, "accounts"),
+        "engines_cpu_us": cpu_per_request_us(result, "engine"),
+        "client_cpu_us": cpu_per_request_us(result, "client"),
+        "requests_per_s": result.requests / result.elapsed_s if result.elapsed_s else 0.0,
+        "p50_ms": percentile(both, 0.50),
+        "p99_ms": percentile(both, 0.99),
+        "p999_ms": percentile(both, 0.999),
+        "place_p50_ms": percentile(place, 0.50),
+        "place_p99_ms": percentile(place, 0.99),
+        "cancel_p50_ms": percentile(cancel, 0.50),
+        "cancel_p99_ms": percentile(cancel, 0.99),
+    }
+
+
+def run(args: argparse.Namespace) -> list[PhaseResult]:
+    with tempfile.TemporaryDirectory() as folder, cluster(Path(folder)) as running:
+        base = start_exchange(running)
+        keys = make_users(base, args.users)
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        client = context.Process(
+            target=client_process, args=(running.config.gateway.port, keys, args, send)
+        )
+        client.start()
+        pids = {name: process.pid for name, process in running.processes.items()}
+        pids["client"] = client.pid or 0
+        spent: list[dict[str, float]] = []
+        while (message := receive.recv()) == "start":
+            before = cpu_snapshot(pids)
+            assert receive.recv() == "end"
+            after = cpu_snapshot(pids)
+            spent.append({name: after[name] - before[name] for name in pids})
+        results: list[PhaseResult] = message
+        client.join()
+        for result, cpu in zip(results, spent, strict=True):
+            result.cpu_s = cpu
+        return results
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [int(r) for r in text.split(",")],
+        default=[500, 2000],
+        help="fixed request rates, comma separated (default 500,2000)",
+    )
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = run(args)
+    print(
+        f"{'phase':>12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9}  "
+        f"{'place p50/p99':>14} {'cancel p50/p99':>15}  "
+        "CPU us/request: gateway shards engines client  errors"
+    )
+    summaries = [summary(result) for result in results]
+    for result, s in zip(results, summaries, strict=True):
+        print(
+            f"{result.name:>12} {s['requests_per_s']:>9.0f} {s['p50_ms']:>8.2f} "
+            f"{s['p99_ms']:>8.2f} {s['p999_ms']:>9.2f}  "
+            f"{s['place_p50_ms']:>6.2f}/{s['place_p99_ms']:<7.2f} "
+            f"{s['cancel_p50_ms']:>7.2f}/{s['cancel_p99_ms']:<7.2f}  "
+            f"{s['gateway_cpu_us']:>22.0f} {s['shards_cpu_us']:>6.0f} {s['engines_cpu_us']:>7.0f} "
+            f"{s['client_cpu_us']:>6.0f}  {dict(result.errors) or '-'}"
+        )
+    first = summaries[0]
+    print(
+        json.dumps(
+            {
+                "bench": "http",
+                "orders_per_s": round(summaries[-1]["requests_per_s"]),
+                "p50_ms": round(first["p50_ms"], 3),
+                "p99_ms": round(first["p99_ms"], 3),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

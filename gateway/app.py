@@ -1,0 +1,78 @@
+"""The REST gateway as a Litestar app: ``create_app(config)``.
+
+Invariants:
+- Stateless: every worker process builds its own app, and in its startup its own
+  zmq.asyncio Context and DEALER clients (closed at shutdown); nothing is shared between
+  workers, so any number of them can serve one exchange.
+- Every endpoint of API.md under ``/api/v1``, the UI at ``/``, the OpenAPI document at
+  ``/schema`` (a browsable page) and ``/schema/openapi.json``.
+- Rate limiting runs before anything is parsed; bodies past ``gateway.max_body_bytes``
+  are refused with 413; CORS answers only the configured origins.
+"""
+
+from __future__ import annotations
+
+import os
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+
+from bourse.config import Config, load_config
+from gateway.context import DEPENDENCIES, STATE_KEY, Gateway
+from gateway.errors import EXCEPTION_HANDLERS
+from gateway.openapi import complete_document, openapi_config
+from gateway.ratelimit import RateLimitMiddleware, TokenBuckets
+from gateway.routes import account, admin, orders, public, system, ui
+
+API_PREFIX = "/api/v1"
+CONFIG_ENV = "BOURSE_CONFIG"
+
+
+def create_app(config: Config) -> Litestar:
+    gateway = Gateway(config)
+    exchange = config.exchange
+    buckets = TokenBuckets(exchange.rate_limit_per_s, exchange.rate_limit_burst)
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[
+            *public.ROUTES,
+            *system.ROUTES,
+            *account.ROUTES,
+            *orders.ROUTES,
+            admin.router,
+        ],
+    )
+    app = Litestar(
+        route_handlers=[api, ui.ui_router()],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[DefineMiddleware(RateLimitMiddleware, buckets=buckets)],
+        openapi_config=openapi_config(config),
+        cors_config=_cors(config),
+        request_max_body_size=config.raw.gateway.max_body_bytes,
+        on_startup=[gateway.startup],
+        on_shutdown=[gateway.shutdown],
+        state=State({STATE_KEY: gateway}),
+        logging_config=None,
+    )
+    complete_document(app, config)
+    return app
+
+
+def _cors(config: Config) -> CORSConfig | None:
+    origins = config.raw.gateway.cors_origins
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+
+
+def app_from_env() -> Litestar:
+    """The factory uvicorn's worker processes call: the config named by $BOURSE_CONFIG."""
+    return create_app(load_config(os.environ[CONFIG_ENV]))

@@ -1,0 +1,137 @@
+"""The OpenAPI document: its settings, and what it says beyond the Structs.
+
+Invariants:
+- Served at ``/schema`` (a browsable page) and ``/schema/openapi.json``; private
+  operations name the ``bearer`` scheme.
+- The document says what the gateway enforces but the Structs cannot express: request
+  bodies refuse unknown fields, ``market`` / ``asset`` take the values this exchange's
+  config declares (any other is refused with 400 UNKNOWN_MARKET / UNKNOWN_ASSET by the
+  handlers, which keep those codes), amounts are strings of ``format: decimal``, and an
+  order gives the amounts its type needs.
+- A fixed-length array of one type (a depth level ``["price", "qty"]``) is written as
+  ``items`` with ``minItems`` = ``maxItems``, which every validator reads the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import cast
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIFormat,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    Schema,
+    SecurityScheme,
+)
+
+from bourse.config import Config
+from bourse.money import MAX_UNITS
+from gateway.schemas import CLOSED_BODIES, DECIMAL_PATTERN
+
+SCHEMA_PATH = "/schema"
+
+
+def openapi_config(config: Config) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title=f"Bourse REST API ({config.exchange.name})",
+        version="1",
+        description=(
+            "Spot exchange REST API.  Amounts, prices and quantities are decimal strings; "
+            "times are integer milliseconds since the Unix epoch; ids are strings.  Every "
+            'error is {"code", "message"} plus "field" when one input is at fault.'
+        ),
+        path=SCHEMA_PATH,
+        render_plugins=[SwaggerRenderPlugin(path="/")],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="Authorization: Bearer <api_key> (or the operator's admin key)",
+                )
+            }
+        ),
+        use_handler_docstrings=False,
+    )
+
+
+def complete_document(app: Litestar, config: Config) -> None:
+    """Add what the Structs cannot say to the (cached) generated document."""
+    document = app.openapi_schema
+    schemas = document.components.schemas or {}
+    markets, assets = list(config.markets), list(config.assets)
+    for schema in schemas.values():
+        _walk(schema)
+    for struct in CLOSED_BODIES:
+        body = schemas.get(struct.__name__)
+        if body is None:
+            continue
+        body.additional_properties = False
+        for name, values in (("market", markets), ("asset", assets)):
+            field = (body.properties or {}).get(name)
+            if isinstance(field, Schema):
+                field.enum = values
+    order = schemas.get("OrderRequest")
+    if order is not None:
+        order.all_of = [ORDER_SHAPE]
+    for item in (document.paths or {}).values():
+        for operation in _operations(item.get, item.post, item.patch, item.delete):
+            for parameter in operation.parameters or ():
+                if not isinstance(parameter, Parameter):
+                    continue
+                if parameter.name == "market":
+                    parameter.schema = Schema(
+                        type=OpenAPIType.STRING, enum=markets, description="a market of /markets"
+                    )
+                elif parameter.name in TIME_BOUNDS:
+                    parameter.schema = Schema(
+                        type=OpenAPIType.INTEGER,
+                        minimum=0,
+                        maximum=MAX_UNITS,
+                        description=TIME_BOUNDS[parameter.name],
+                    )
+
+
+# Optional query integers: a query cannot say null, and 0 is a real lower bound.
+TIME_BOUNDS = {"start": "first bucket start, ms", "end": "last bucket start, ms"}
+
+# A limit order gives price and qty; a market order qty (a buy may give quote_qty instead).
+ORDER_SHAPE = Schema(
+    schema_if=Schema(properties={"type": Schema(const="limit")}, required=["type"]),
+    then=Schema(required=["price", "qty"]),
+    schema_else=Schema(any_of=[Schema(required=["qty"]), Schema(required=["quote_qty"])]),
+)
+
+
+def _walk(schema: Schema | Reference) -> None:
+    if not isinstance(schema, Schema):
+        return
+    if schema.pattern == DECIMAL_PATTERN:
+        schema.format = cast(OpenAPIFormat, "decimal")
+    prefix = schema.prefix_items
+    if prefix and all(item == prefix[0] for item in prefix):
+        schema.items = prefix[0]
+        schema.min_items = schema.max_items = len(prefix)
+        schema.prefix_items = None
+    children: list[Schema | Reference] = [
+        *(schema.properties or {}).values(),
+        *(schema.one_of or ()),
+        *(schema.any_of or ()),
+        *(schema.all_of or ()),
+        *(schema.prefix_items or ()),
+    ]
+    if isinstance(schema.items, Schema):
+        children.append(schema.items)
+    for child in children:
+        _walk(child)
+
+
+def _operations(*operations: Operation | None) -> Iterable[Operation]:
+    return (operation for operation in operations if operation is not None)

@@ -1,0 +1,74 @@
+"""Query parameters declared as msgspec Structs.
+
+A handler declared with ``dependencies=query(SomeQuery)`` and a parameter
+``params: NamedDependency[SomeQuery]`` gets every field of the Struct as one query
+parameter: Litestar validates each against the field's type and ``QueryParameter``
+constraints and documents it in the OpenAPI document, so the Struct is the one source of
+both.
+
+Invariants: a field without a default is a required parameter; a field's default is the
+parameter's default; a parameter the Struct does not name is refused with 400
+INVALID_FIELD (a misspelt ``market`` on ``DELETE /orders`` must not cancel every order).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from litestar.di import Provide
+from litestar.params import ParameterKwarg, QueryParameter
+from litestar.params import QueryParams as SentQuery
+from litestar.utils.typing import unwrap_annotation
+
+from gateway.errors import invalid
+
+S = TypeVar("S", bound="QueryParams")
+
+# Litestar hands a dependency the whole query under this reserved name.
+_SENT = "query"
+
+
+class QueryParams(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of the Structs that carry an endpoint's query parameters."""
+
+
+def query(struct: type[S]) -> dict[str, Provide]:
+    """The dependency that hands a handler its query Struct as ``params``."""
+    return {"params": Provide(_builder(struct), sync_to_thread=False)}
+
+
+def _builder(struct: type[S]) -> Callable[..., S]:
+    fields = msgspec.structs.fields(struct)
+    known = frozenset(field.name for field in fields)
+
+    def build(**values: Any) -> S:
+        unknown = sorted(set(values.pop(_SENT)) - known)
+        if unknown:
+            raise invalid(unknown[0], f"unknown query parameter {unknown[0]!r}")
+        return struct(**values)
+
+    parameters = []
+    hints: dict[str, Any] = {}
+    for field in fields:
+        annotation = field.type
+        if not any(isinstance(m, ParameterKwarg) for m in unwrap_annotation(annotation)[1]):
+            annotation = Annotated[annotation, QueryParameter()]
+        default = inspect.Parameter.empty if field.required else field.default
+        parameters.append(
+            inspect.Parameter(
+                field.name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+            )
+        )
+        hints[field.name] = annotation
+    parameters.append(
+        inspect.Parameter(_SENT, inspect.Parameter.KEYWORD_ONLY, annotation=SentQuery)
+    )
+    hints[_SENT] = SentQuery
+    hints["return"] = struct
+    build.__signature__ = inspect.Signature(parameters, return_annotation=struct)  # type: ignore[attr-defined]
+    build.__annotations__ = hints
+    build.__name__ = build.__qualname__ = f"query_{struct.__name__}"
+    return build

@@ -1,0 +1,257 @@
+"""The REST shapes the gateway takes and gives that bourse.wire does not already hold.
+
+Invariants:
+- Every amount in or out is a decimal string; the patterns here only say what a decimal
+  string looks like, the market's and asset's rules (tick, lot, precision, positivity)
+  are applied by :mod:`bourse.market` and :mod:`bourse.money` so their codes survive.
+- Request bodies refuse unknown fields: a misspelt ``post_only`` must not place an order
+  that takes liquidity.  :data:`CLOSED_BODIES` lists them so the OpenAPI document says so.
+- Query Structs are :class:`gateway.query.QueryParams`: their fields are the parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from litestar.params import QueryParameter
+
+from bourse.money import MAX_UNITS
+from bourse.wire import BalanceOut, FillOut, OrderOut
+from feed.protocol import Interval
+from gateway.query import QueryParams
+
+DECIMAL_PATTERN = r"^-?[0-9]{1,30}(\.[0-9]{1,30})?$"
+CLIENT_ORDER_ID_PATTERN = r"^[A-Za-z0-9_\-.:]{1,64}$"
+ORDER_ID_PATTERN = r"^[0-9]{1,19}$"
+USER_ID_PATTERN = r"^[0-9]{1,18}$"
+MARKET_NAME = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=32, examples=["BTC-USDT"], description="BASE-QUOTE")
+]
+ASSET_NAME = Annotated[str, msgspec.Meta(min_length=1, max_length=16, examples=["USDT"])]
+
+
+def _decimal(description: str, example: str) -> msgspec.Meta:
+    return msgspec.Meta(pattern=DECIMAL_PATTERN, examples=[example], description=description)
+
+
+Price = Annotated[str, _decimal("price in quote units per base unit, on the tick", "30123.45")]
+Qty = Annotated[str, _decimal("base quantity, on the lot", "0.25")]
+QuoteQty = Annotated[str, _decimal("quote amount a market buy spends at most", "1000")]
+Amount = Annotated[str, _decimal("amount in the asset's precision", "1000")]
+ClientOrderId = Annotated[
+    str, msgspec.Meta(pattern=CLIENT_ORDER_ID_PATTERN, description="1-64 of A-Z a-z 0-9 _-.:")
+]
+
+
+class _Body(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+# --- request bodies ---------------------------------------------------------------------
+
+
+class OrderRequest(_Body, frozen=True):
+    market: MARKET_NAME
+    side: Literal["buy", "sell"]
+    type: Literal["limit", "market"]
+    price: Price | None = None
+    qty: Qty | None = None
+    quote_qty: QuoteQty | None = None
+    time_in_force: Literal["GTC", "IOC", "FOK"] = "GTC"
+    post_only: bool = False
+    client_order_id: ClientOrderId | None = None
+    stp: Literal["expire_taker", "expire_maker", "expire_both"] = "expire_taker"
+
+
+class AmendRequest(_Body, frozen=True):
+    qty: Qty | None = None
+    price: Price | None = None
+
+
+class DepositRequest(_Body, frozen=True):
+    asset: ASSET_NAME
+    amount: Amount
+    user_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=USER_ID_PATTERN, description="with the admin key: the user to credit"
+            ),
+        ]
+        | None
+    ) = None
+
+
+class WithdrawalRequest(_Body, frozen=True):
+    asset: ASSET_NAME
+    amount: Amount
+
+
+CLOSED_BODIES: tuple[type[msgspec.Struct], ...] = (
+    OrderRequest,
+    AmendRequest,
+    DepositRequest,
+    WithdrawalRequest,
+)
+
+
+# --- query parameters -------------------------------------------------------------------
+
+Limit1000 = Annotated[int, QueryParameter(ge=1, le=1000, description="at most this many rows")]
+MarketParam = Annotated[str, QueryParameter(min_length=1, max_length=32, description="BASE-QUOTE")]
+
+
+class DepthQuery(QueryParams, frozen=True):
+    market: MarketParam
+    limit: Limit1000 = 100
+
+
+class TradesQuery(QueryParams, frozen=True):
+    market: MarketParam
+    limit: Limit1000 = 100
+
+
+class KlinesQuery(QueryParams, frozen=True):
+    market: MarketParam
+    interval: Interval
+    start: Annotated[
+        int | None, QueryParameter(ge=0, le=MAX_UNITS, description="first bucket start, ms")
+    ] = None
+    end: Annotated[
+        int | None, QueryParameter(ge=0, le=MAX_UNITS, description="last bucket start, ms")
+    ] = None
+    limit: Limit1000 = 500
+
+
+class TickersQuery(QueryParams, frozen=True):
+    market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
+
+
+class OrdersQuery(QueryParams, frozen=True):
+    market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
+    status: Literal["open", "all"] = "open"
+    limit: Limit1000 = 100
+
+
+class CancelAllQuery(QueryParams, frozen=True):
+    market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
+
+
+class FillsQuery(QueryParams, frozen=True):
+    market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
+    limit: Limit1000 = 100
+
+
+# --- answers ----------------------------------------------------------------------------
+
+
+class MarketOut(msgspec.Struct, frozen=True):
+    market: str
+    base: str
+    quote: str
+    tick: str
+    lot: str
+    min_notional: str
+    maker_fee: str
+    taker_fee: str
+    status: Literal["trading", "halted", "unavailable"]
+
+
+class UserOut(msgspec.Struct, frozen=True):
+    user_id: str
+    api_key: str
+
+
+class InfoOut(msgspec.Struct, frozen=True):
+    ws_url: str
+    signup: bool
+    faucet: bool
+
+
+class EngineHealth(msgspec.Struct, frozen=True):
+    market: str
+    up: bool
+    error: str | None = None
+    seq: int = 0
+    halted: bool = False
+    open_orders: int = 0
+    commands: int = 0
+
+
+class ShardHealth(msgspec.Struct, frozen=True):
+    shard: int
+    up: bool
+    error: str | None = None
+    users: int = 0
+    open_orders: int = 0
+    commands: int = 0
+    pending_requests: int = 0
+
+
+class FeedHealth(msgspec.Struct, frozen=True):
+    up: bool
+    error: str | None = None
+    subscribers: int = 0
+    markets: dict[str, int] = msgspec.field(default_factory=dict)
+
+
+class HealthOut(msgspec.Struct, frozen=True):
+    ok: bool
+    engines: list[EngineHealth]
+    shards: list[ShardHealth]
+    feed: FeedHealth
+
+
+class AdminMarketOut(msgspec.Struct, frozen=True):
+    market: str
+    status: Literal["trading", "halted"]
+
+
+class AssetTotalsOut(msgspec.Struct, frozen=True):
+    asset: str
+    free: str
+    locked: str
+    fees: str
+    deposits: str
+    withdrawals: str
+    traded_in: str
+    traded_out: str
+    conserved: bool
+
+
+class ShardTotalsOut(msgspec.Struct, frozen=True):
+    shard: int
+    users: int
+    open_orders: int
+
+
+class TotalsOut(msgspec.Struct, frozen=True):
+    conserved: bool
+    assets: list[AssetTotalsOut]
+    shards: list[ShardTotalsOut]
+
+
+__all__ = [
+    "CLOSED_BODIES",
+    "AdminMarketOut",
+    "AmendRequest",
+    "BalanceOut",
+    "CancelAllQuery",
+    "DepositRequest",
+    "DepthQuery",
+    "FillOut",
+    "FillsQuery",
+    "HealthOut",
+    "InfoOut",
+    "KlinesQuery",
+    "MarketOut",
+    "OrderOut",
+    "OrderRequest",
+    "OrdersQuery",
+    "TickersQuery",
+    "TotalsOut",
+    "TradesQuery",
+    "UserOut",
+    "WithdrawalRequest",
+]
