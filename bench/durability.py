@@ -25,7 +25,6 @@ import msgspec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from harness import cluster, write_config  # noqa: E402
 
@@ -74,7 +73,9 @@ def write_journal(folder: Path, requests: list[EngineRequest]) -> None:
     encoder = msgspec.msgpack.Encoder()
     for index, request in enumerate(requests):
         body = encoder.encode(request)
-        journal.append(encoder.encode(Entry(1_700_000_000_000 + index, "router", b"accounts-0", 0, body)))
+        journal.append(
+            encoder.encode(Entry(1_700_000_000_000 + index, "router", b"accounts-0", 0, body))
+        )
         if index % 10_000 == 9_999:
             journal.commit()
     journal.close()
@@ -96,16 +97,20 @@ def main() -> None:
         started = time.perf_counter()
         write_journal(data / f"engine-{MARKET}", commands(args.commands, args.seed))
         size = sum(p.stat().st_size for p in (data / f"engine-{MARKET}").iterdir())
-        print(f"journal: {args.commands:,} commands, {size / 1e6:.1f} MB, "
-              f"written in {time.perf_counter() - started:.1f} s")
+        print(
+            f"journal: {args.commands:,} commands, {size / 1e6:.1f} MB, "
+            f"written in {time.perf_counter() - started:.1f} s"
+        )
 
         actor = EngineActor(config, MARKET)
         started = time.perf_counter()
         actor.open_journal(config)
         replay_s = time.perf_counter() - started
         replay_rate = args.commands / replay_s
-        print(f"replay in-process: {replay_s:.2f} s, {replay_rate:,.0f} commands/s, "
-              f"{len(actor.engine.orders):,} orders resting afterwards")
+        print(
+            f"replay in-process: {replay_s:.2f} s, {replay_rate:,.0f} commands/s, "
+            f"{len(actor.engine.orders):,} orders resting afterwards"
+        )
         actor.journal.close()
         del actor
 
@@ -130,11 +135,18 @@ def main() -> None:
 
 def group_commit() -> dict[str, object]:
     """Saturation throughput and 1,000/s latency with and without fsync per batch."""
-    import pipeline  # bench/pipeline.py
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pipeline", ROOT / "bench" / "pipeline.py")
+    assert spec is not None and spec.loader is not None
+    pipeline = importlib.util.module_from_spec(spec)
+    sys.modules["pipeline"] = pipeline  # its dataclasses look their module up by name
+    spec.loader.exec_module(pipeline)
 
     figures: dict[str, object] = {}
     for fsync in ("batch", "none"):
-        measured = pipeline.measure(fsync=fsync)
+        phases = pipeline.run(pipeline.parse_args(["--fsync", fsync, "--rates", "1000"]))
+        measured = pipeline.summarize(phases)
         print(f"fsync={fsync}: {measured}")
         figures[f"{fsync}_orders_per_s"] = measured["orders_per_s"]
         figures[f"{fsync}_p50_us"] = measured["p50_us"]

@@ -606,17 +606,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.clients} client processes, fsync={args.fsync}, {args.duration:g} s per phase"
     )
     print_table(phases)
+    print(json.dumps({"bench": "pipeline", **summarize(phases)}))
+    return 0
+
+
+def summarize(phases: list[Phase]) -> dict[str, float]:
+    """Saturation throughput and the latency of the first fixed-rate phase."""
     saturation = phases[0].result
     first = phases[1].result if len(phases) > 1 else saturation
     latencies = sorted(first.latencies_ns)
-    summary = {
-        "bench": "pipeline",
+    return {
         "orders_per_s": round(saturation.answered / saturation.elapsed_s),
         "p50_us": round(percentile_us(latencies, 50), 1),
         "p99_us": round(percentile_us(latencies, 99), 1),
     }
-    print(json.dumps(summary))
-    return 0
 
 
 if __name__ == "__main__":
