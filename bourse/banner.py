@@ -39,12 +39,32 @@ def main() -> int:
         f"  Trading screen:  {base}/\n"
         f"  API docs:        {base}/schema\n"
         f"  WebSocket feed:  ws://{config.feed_ws.address}:{config.feed_ws.port}/ws\n"
-        f"  Health:          {health}\n",
+        f"  Health:          {_summary(health)}\n"
+        f"  Admin key:       see configs/local.toml (local use only)\n",
         flush=True,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.pause()
     return 0
+
+
+def _summary(health: object) -> str:
+    """One line: every actor answers, or which do not."""
+    if not isinstance(health, dict):
+        return f"the gateway did not answer ({health})"
+    down = [
+        str(actor.get("market") or actor.get("shard") or actor.get("name", "?"))
+        for group in ("engines", "shards")
+        for actor in health.get(group, [])
+        if isinstance(actor, dict) and not actor.get("up")
+    ]
+    feed = health.get("feed")
+    if isinstance(feed, dict) and not feed.get("up"):
+        down.append("feed")
+    engines, shards = len(health.get("engines", [])), len(health.get("shards", []))
+    if down:
+        return f"not answering: {', '.join(down)}"
+    return f"all {engines} engines, {shards} accounts shards and the feed answer"
 
 
 if __name__ == "__main__":
