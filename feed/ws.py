@@ -29,6 +29,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from feed import metrics
 from feed.auth import Authenticator
 from feed.hub import USER_KEY, Hub, Key, Session
 from feed.markets import MarketData
@@ -69,9 +70,13 @@ class FeedWebSocket:
         self.authenticator = authenticator
         self.send_queue = send_queue
         self.close_timeout_s = close_timeout_s
+        self.registry = metrics.feed_registry(hub, markets)
 
     def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        if urlsplit(request.path).path != PATH:
+        path = urlsplit(request.path).path
+        if path == metrics.PATH:
+            return conn.respond(HTTPStatus.OK, metrics.render(self.registry))
+        if path != PATH:
             return conn.respond(HTTPStatus.NOT_FOUND, f"not found: the feed serves {PATH}\n")
         return None
 

@@ -18,6 +18,7 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from bourse.config import Config, load_config
 from gateway.context import DEPENDENCIES, STATE_KEY, Gateway
@@ -28,6 +29,13 @@ from gateway.routes import account, admin, orders, public, system, ui
 
 API_PREFIX = "/api/v1"
 CONFIG_ENV = "BOURSE_CONFIG"
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text at /metrics: requests, latency and errors per route (per worker)."""
+
+    path = "/metrics"
+    include_in_schema = False
 
 
 def create_app(config: Config) -> Litestar:
@@ -44,11 +52,15 @@ def create_app(config: Config) -> Litestar:
             admin.router,
         ],
     )
+    metrics = PrometheusConfig(app_name="gateway", prefix="bourse_gateway", group_path=True)
     app = Litestar(
-        route_handlers=[api, ui.ui_router()],
+        route_handlers=[api, ui.ui_router(), MetricsController],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[DefineMiddleware(RateLimitMiddleware, buckets=buckets)],
+        middleware=[
+            metrics.middleware,
+            DefineMiddleware(RateLimitMiddleware, buckets=buckets),
+        ],
         openapi_config=openapi_config(config),
         cors_config=_cors(config),
         request_max_body_size=config.raw.gateway.max_body_bytes,

@@ -1,0 +1,37 @@
+"""The gateway and the feed serve Prometheus metrics too."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from gateway_kit import Api
+from harness import Cluster
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def test_the_gateway_counts_requests_per_route(api: Api) -> None:
+    assert api.get("/api/v1/markets").status_code == 200
+    samples = scrape(f"{api.base_url}/metrics")
+    requests = samples["bourse_gateway_requests_total"]
+    assert any(labels.get("path") == "/api/v1/markets" and value >= 1 for labels, value in requests)
+    assert "bourse_gateway_request_duration_seconds_bucket" in samples
+    assert "/metrics" not in api.get("/schema/openapi.json").json()["paths"]
+
+
+def test_the_feed_reports_connections_and_market_sequences(cluster: Cluster) -> None:
+    feed = cluster.config.feed_ws
+    samples = scrape(f"http://{feed.address}:{feed.port}/metrics")
+    markets = {labels["market"] for labels, _ in samples["bourse_feed_market_seq"]}
+    assert markets == set(cluster.config.markets)
+    assert samples["bourse_feed_connections"][0][1] >= 0
+    assert samples["bourse_feed_slow_consumers_closed"][0][1] >= 0
