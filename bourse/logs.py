@@ -8,6 +8,7 @@ can be followed from the gateway through the actors.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -37,12 +38,14 @@ class JsonFormatter(logging.Formatter):
         return _encoder.encode(entry).decode()
 
 
-def setup_logging(process: str, level: int = logging.INFO) -> None:
+def setup_logging(process: str) -> None:
+    """JSON lines on stderr at ``$BOURSE_LOG_LEVEL`` (default info; debug logs every
+    request with its request id)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(process))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(os.environ.get("BOURSE_LOG_LEVEL", "INFO").upper())
 
 
 def now_ms() -> int:

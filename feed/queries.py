@@ -67,9 +67,10 @@ class QueryServer:
     async def run(self) -> None:
         while True:
             frames = await self._socket.recv_multipart()
-            if len(frames) != 3 or unpack_rid(frames[1]) is None:
+            # [identity, rid, body] plus an optional request id, which the feed does not log
+            if len(frames) not in (3, 4) or unpack_rid(frames[1]) is None:
                 continue
-            identity, rid, body = frames
+            identity, rid, body = frames[:3]
             try:
                 reply = self.answer(body)
             except Exception:

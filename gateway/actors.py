@@ -26,6 +26,7 @@ from actors.engine.protocol import EngineInbound, EngineOutbound
 from actors.engine.protocol import ErrorReply as EngineError
 from bourse.config import Config
 from feed.protocol import FeedError, FeedQuery, FeedReply
+from gateway import requestid
 from gateway.errors import ApiError
 from transport.client import DealerClient, Timeout, Unavailable
 
@@ -112,7 +113,7 @@ class Actors:
 
 async def _call(client: DealerClient, body: bytes, timeout_s: float | None) -> bytes:
     try:
-        return await client.request(body, timeout_s)
+        return await client.request(body, timeout_s, requestid.current.get())
     except Unavailable:
         raise ApiError(503, "UNAVAILABLE", f"{client.name} is not reachable") from None
     except Timeout:

@@ -21,6 +21,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from bourse.config import Config, load_config
+from gateway import requestid
 from gateway.context import DEPENDENCIES, STATE_KEY, Gateway
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import complete_document, openapi_config
@@ -58,6 +59,7 @@ def create_app(config: Config) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
+            requestid.request_id_middleware,
             metrics.middleware,
             DefineMiddleware(RateLimitMiddleware, buckets=buckets),
         ],

@@ -70,14 +70,17 @@ class DealerClient:
         self._pending.clear()
         self._socket.close(linger=0)
 
-    async def request(self, body: bytes, timeout_s: float | None = None) -> bytes:
+    async def request(
+        self, body: bytes, timeout_s: float | None = None, trace: bytes = b""
+    ) -> bytes:
         self.start()
         rid = next(self._ids)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         try:
             try:
-                await self._socket.send_multipart((pack_rid(rid), body), flags=zmq.NOBLOCK)
+                frames = (pack_rid(rid), body, trace) if trace else (pack_rid(rid), body)
+                await self._socket.send_multipart(frames, flags=zmq.NOBLOCK)
             except zmq.Again:
                 raise Unavailable(self.name, f"{self.name} is not reachable") from None
             try:

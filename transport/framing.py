@@ -1,8 +1,10 @@
 """How a request travels between a DEALER and a ROUTER.
 
 Invariants:
-- A request is two frames ``[rid, body]``; the ROUTER sees ``[identity, rid, body]`` and
-  answers ``[identity, rid, reply]``, so a reply always finds the request that asked.
+- A request is two frames ``[rid, body]``, or three ``[rid, body, trace]`` when it carries
+  a request id for the logs (printable ASCII, at most ``MAX_TRACE`` bytes); the ROUTER
+  sees the identity first and answers ``[identity, rid, reply]``, so a reply always finds
+  the request that asked.
 - ``rid`` is an unsigned 64-bit big-endian integer; 0 marks a message that answers no
   request (an execution report pushed by an engine).
 - ``body`` is one msgspec msgpack message; a body that does not decode is answered with
@@ -17,10 +19,15 @@ import zmq
 
 _RID = struct.Struct(">Q")
 NO_REQUEST = 0
+MAX_TRACE = 64
 
 
 def pack_rid(rid: int) -> bytes:
     return _RID.pack(rid)
+
+
+def valid_trace(frame: bytes) -> bool:
+    return len(frame) <= MAX_TRACE and all(0x21 <= byte <= 0x7E for byte in frame)
 
 
 def unpack_rid(frame: bytes) -> int | None:

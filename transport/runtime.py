@@ -29,7 +29,13 @@ import zmq
 from bourse.config import Endpoint
 from bourse.logs import now_ms
 from bourse.metrics import ActorMetrics
-from transport.framing import pack_rid, recv_frames_nowait, send_frames, unpack_rid
+from transport.framing import (
+    pack_rid,
+    recv_frames_nowait,
+    send_frames,
+    unpack_rid,
+    valid_trace,
+)
 from transport.pubsub import PUB_HWM, Publisher
 
 log = logging.getLogger("runtime")
@@ -45,6 +51,7 @@ class Inbound:
     peer: bytes  # the ROUTER identity of the sender; b"" on a DEALER
     rid: int
     body: bytes
+    trace: bytes = b""  # the request id for the logs, when the sender gave one
 
 
 @dataclass(slots=True)
@@ -52,16 +59,16 @@ class Outbox:
     """What one batch produced, sent by the runtime after the commit."""
 
     replies: list[tuple[str, bytes, int, bytes]] = field(default_factory=list)
-    sends: list[tuple[str, int, bytes]] = field(default_factory=list)
+    sends: list[tuple[str, int, bytes, bytes]] = field(default_factory=list)
     publications: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def reply(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
         """Send ``body`` to ``peer`` through the ROUTER named ``socket``."""
         self.replies.append((socket, peer, rid, body))
 
-    def send(self, socket: str, rid: int, body: bytes) -> None:
-        """Send ``body`` through the DEALER named ``socket``."""
-        self.sends.append((socket, rid, body))
+    def send(self, socket: str, rid: int, body: bytes, trace: bytes = b"") -> None:
+        """Send ``body`` through the DEALER named ``socket`` (with a request id to log)."""
+        self.sends.append((socket, rid, body, trace))
 
     def publish(self, topic: bytes, body: bytes) -> None:
         self.publications.append((topic, body))
@@ -239,8 +246,9 @@ class Runtime:
                 if error.errno != zmq.EHOSTUNREACH:
                     raise
                 self.actor.on_undeliverable(name, peer, rid, body)
-        for name, rid, body in out.sends:
-            send_frames(self._inputs[name], (pack_rid(rid), body))
+        for name, rid, body, trace in out.sends:
+            frames = (pack_rid(rid), body, trace) if trace else (pack_rid(rid), body)
+            send_frames(self._inputs[name], frames)
         if out.publications:
             publisher = self._publisher
             assert publisher is not None, "the actor publishes without a PUB socket"
@@ -250,14 +258,18 @@ class Runtime:
 
 
 def _parse(name: str, is_router: bool, frames: list[bytes]) -> Inbound | None:
+    peer = b""
     if is_router:
-        if len(frames) != 3:
+        if not 3 <= len(frames) <= 4:
             return None
-        peer, rid_frame, body = frames
-    else:
-        if len(frames) != 2:
-            return None
-        peer = b""
-        rid_frame, body = frames
-    rid = unpack_rid(rid_frame)
-    return None if rid is None else Inbound(name, peer, rid, body)
+        peer = frames[0]
+        frames = frames[1:]
+    elif not 2 <= len(frames) <= 3:
+        return None
+    rid = unpack_rid(frames[0])
+    if rid is None:
+        return None
+    trace = frames[2] if len(frames) == 3 else b""
+    if trace and not valid_trace(trace):
+        return None
+    return Inbound(name, peer, rid, frames[1], trace)

@@ -71,37 +71,55 @@ class AccountsActor(DurableActor):
 
     def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
         produced = LedgerOutput()
+        traces: list[bytes] = []  # the request id behind each engine request produced
+        debug = log.isEnabledFor(logging.DEBUG)
         for message in batch:
             if message.socket == ROUTER:
-                self._on_request(message, now, produced, out)
+                self._on_request(message, now, produced, out, debug)
             else:
                 self._on_engine(message, now, produced)
-        self._send(produced, out)
+            traces.extend([message.trace] * (len(produced.engine) - len(traces)))
+        self._send(produced, traces, out)
         self._maybe_sync(now, out)
 
     def on_idle(self, now: int, out: Outbox) -> None:
         self._maybe_sync(now, out)
 
-    def _send(self, produced: LedgerOutput, out: Outbox) -> None:
+    def _send(self, produced: LedgerOutput, traces: list[bytes], out: Outbox) -> None:
         encode = self._encoder.encode
         for peer, rid, reply in produced.replies:
             out.reply(ROUTER, peer, rid, encode(reply))
-        for market, request in produced.engine:
-            out.send(engine_socket(market), 0, encode(request))
+        for (market, request), trace in zip(produced.engine, traces, strict=True):
+            out.send(engine_socket(market), 0, encode(request), trace)
         for topic, event in produced.events:
             out.publish(topic, encode(event))
 
-    def _on_request(self, message: Inbound, now: int, produced: LedgerOutput, out: Outbox) -> None:
+    def _on_request(
+        self, message: Inbound, now: int, produced: LedgerOutput, out: Outbox, debug: bool
+    ) -> None:
         try:
             request = self._requests.decode(message.body)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             log.warning(
                 "a request does not decode",
-                extra={"fields": {"peer": message.peer.hex(), "error": str(error)}},
+                extra={
+                    "fields": {
+                        "peer": message.peer.hex(),
+                        "request_id": message.trace.decode(),
+                        "error": str(error),
+                    }
+                },
             )
             reply = ErrorReply(400, "BAD_REQUEST", f"request does not decode: {error}")
             out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(reply))
             return
+        if debug:
+            log.debug(
+                "request",
+                extra={
+                    "fields": {"kind": type(request).__name__, "request_id": message.trace.decode()}
+                },
+            )
         if isinstance(request, _CHANGES_STATE):
             self.record(now, message)
         self.ledger.handle_request(now, message.peer, message.rid, request, produced)

@@ -88,6 +88,14 @@ class EngineActor(DurableActor):
         log.info("engine ready", extra={"fields": {"market": self.engine.market}})
 
     def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            for message in batch:
+                log.debug(
+                    "request",
+                    extra={
+                        "fields": {"peer": message.peer.hex(), "request_id": message.trace.decode()}
+                    },
+                )
         for message in batch:
             try:
                 request = self._decoder.decode(message.body)

@@ -1,0 +1,64 @@
+"""The request id: taken from ``X-Request-Id`` (or made), answered back, carried to the
+actors as a frame of every request the call makes, and written in the logs.
+
+Invariants: an id is 1-64 printable ASCII characters without spaces; a client's id that
+is not is replaced by a fresh one, never passed on.  Every answer carries the id used.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("gateway")
+
+HEADER = b"x-request-id"
+_VALID = re.compile(rb"[!-~]{1,64}")
+current: ContextVar[bytes] = ContextVar("request_id", default=b"")
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(HEADER, b"")
+        request_id = given if _VALID.fullmatch(given) else uuid.uuid4().hex[:16].encode()
+        token = current.set(request_id)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (HEADER, request_id)]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            current.reset(token)
+            level = logging.WARNING if status >= 500 else logging.DEBUG
+            if log.isEnabledFor(level):
+                log.log(
+                    level,
+                    "request",
+                    extra={
+                        "fields": {
+                            "request_id": request_id.decode(),
+                            "method": scope.get("method"),
+                            "path": scope.get("path"),
+                            "status": status,
+                            "ms": round((time.perf_counter() - started) * 1000, 3),
+                        }
+                    },
+                )
+
+    return middleware
