@@ -8,7 +8,8 @@ both.
 
 Invariants: a field without a default is a required parameter; a field's default is the
 parameter's default; a parameter the Struct does not name is refused with 400
-INVALID_FIELD (a misspelt ``market`` on ``DELETE /orders`` must not cancel every order).
+INVALID_FIELD (a misspelt ``market`` on ``DELETE /orders`` must not cancel every order),
+and so is a parameter given without a value of its type (``end=null``).
 """
 
 from __future__ import annotations
@@ -45,9 +46,15 @@ def _builder(struct: type[S]) -> Callable[..., S]:
     known = frozenset(field.name for field in fields)
 
     def build(**values: Any) -> S:
-        unknown = sorted(set(values.pop(_SENT)) - known)
+        sent = set(values.pop(_SENT))
+        unknown = sorted(sent - known)
         if unknown:
             raise invalid(unknown[0], f"unknown query parameter {unknown[0]!r}")
+        for name in sorted(sent):
+            # Litestar reads "null" as None for an optional parameter; a parameter that is
+            # given must have a value of its type, leaving it out is how to mean "none".
+            if values.get(name) is None:
+                raise invalid(name, f"{name} must be given a value of its type, or left out")
         return struct(**values)
 
     parameters = []

@@ -219,3 +219,12 @@ def test_answers_are_json_with_the_right_type(api: Api) -> None:
     for path in ("/api/v1/markets", "/api/v1/nothing", "/api/v1/balances"):
         answer = httpx.get(api.base_url + path)
         assert answer.headers["content-type"].startswith("application/json"), path
+
+
+def test_a_query_parameter_given_as_null_is_refused_not_read_as_absent(api: Api) -> None:
+    answer = api.get(
+        "/api/v1/klines", params={"market": "BTC-USDT", "interval": "1m", "end": "null"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == "INVALID_FIELD"
+    assert answer.json()["field"] == "end"
