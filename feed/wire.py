@@ -17,7 +17,7 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -147,14 +147,7 @@ def trade_out(row: TradeRow, market: Market) -> TradeOut:
 
 
 def trade_push(row: TradeRow, market: Market) -> TradePush:
-    return TradePush(
-        trade_id=str(row.trade_id),
-        price=market.format_price(row.price),
-        qty=market.format_qty(row.qty),
-        taker_side=row.taker_side,
-        time=row.time,
-        market=market.name,
-    )
+    return TradePush(**_fields(trade_out(row, market)), market=market.name)
 
 
 def kline_out(row: KlineRow, market: Market) -> KlineOut:
@@ -170,15 +163,7 @@ def kline_out(row: KlineRow, market: Market) -> KlineOut:
 
 def kline_push(row: KlineRow, market: Market, interval: str, closed: bool) -> KlinePush:
     return KlinePush(
-        time=row.time,
-        open=market.format_price(row.open),
-        high=market.format_price(row.high),
-        low=market.format_price(row.low),
-        close=market.format_price(row.close),
-        volume=market.format_qty(row.volume),
-        market=market.name,
-        interval=interval,
-        closed=closed,
+        **_fields(kline_out(row, market)), market=market.name, interval=interval, closed=closed
     )
 
 
@@ -196,17 +181,12 @@ def ticker_out(row: TickerRow, market: Market) -> TickerOut:
 
 
 def ticker_push(row: TickerRow, market: Market) -> TickerPush:
-    out = ticker_out(row, market)
-    return TickerPush(
-        market=out.market,
-        last=out.last,
-        open=out.open,
-        high=out.high,
-        low=out.low,
-        volume=out.volume,
-        quote_volume=out.quote_volume,
-        change=out.change,
-    )
+    return TickerPush(**_fields(ticker_out(row, market)))
+
+
+def _fields(shape: msgspec.Struct) -> dict[str, Any]:
+    """A REST shape's fields, to build the WebSocket push that extends it."""
+    return msgspec.structs.asdict(shape)
 
 
 def levels_out(levels: Iterable[tuple[int, int]], market: Market) -> list[Level]:
