@@ -9,6 +9,7 @@ Invariants:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -24,8 +25,8 @@ from typing import Any
 import msgspec
 import zmq
 
-from actors.accounts.protocol import AccountsReply, AccountsRequest, GetStatus
-from actors.engine.protocol import EngineInbound, EngineOutbound, StatusQuery
+from actors.accounts.protocol import AccountsReply, GetStatus
+from actors.engine.protocol import EngineOutbound, StatusQuery
 from bourse.config import Config, load_config
 from transport.framing import pack_rid, unpack_rid
 
@@ -60,8 +61,7 @@ def write_config(
         'name = "bourse-test"',
         "open_signup = true",
         "faucet = true",
-        # sha256("test-admin-key")
-        'admin_key_sha256 = "' + __import__("hashlib").sha256(b"test-admin-key").hexdigest() + '"',
+        f'admin_key_sha256 = "{hashlib.sha256(b"test-admin-key").hexdigest()}"',
         "request_timeout_ms = 3000",
         "rate_limit_per_s = 100000",
         "rate_limit_burst = 100000",
@@ -255,14 +255,3 @@ def cluster(folder: Path, **config_options: Any) -> Iterator[Cluster]:
         yield running
     finally:
         running.stop_all()
-
-
-__all__ = [
-    "AccountsReply",
-    "AccountsRequest",
-    "ActorClient",
-    "Cluster",
-    "EngineInbound",
-    "EngineOutbound",
-    "cluster",
-]

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 import msgspec
 
@@ -72,6 +73,7 @@ from actors.engine.messages import (
     Cancel,
     CancelAll,
     Done,
+    DoneStatus,
     Place,
     Rejected,
     Trade,
@@ -593,15 +595,10 @@ class Ledger:
         self._touch_balance(user.user_id, market.quote)
         self._release_excess(market, order)
 
-    def _close(self, market: Market, order: Order, status: str, now: int) -> None:
-        if status == "filled":
-            order.status = "filled"
-        elif status == "cancelled":
-            order.status = "cancelled"
-        elif status == "rejected":
-            order.status = "rejected"
-        else:
-            order.status = "expired"
+    def _close(
+        self, market: Market, order: Order, status: DoneStatus | Literal["rejected"], now: int
+    ) -> None:
+        order.status = status
         order.updated_at = now
         order.pending_amend = None
         self._release_excess(market, order)

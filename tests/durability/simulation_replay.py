@@ -4,7 +4,6 @@ then rebuild it from a snapshot and from the journal alone."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import msgspec
 from test_ledger_properties import CONFIG_LOADED, Run, _random_step
@@ -16,7 +15,7 @@ from actors.engine.protocol import Report
 _encoder = msgspec.msgpack.Encoder()
 
 
-def replay_ledger(folder: Path, rng: random.Random, commands: int) -> tuple[str, str, str]:
+def replay_ledger(rng: random.Random, commands: int) -> tuple[str, str, str]:
     """(hash of the live ledger, of snapshot -> restore, of an early snapshot plus a
     replay of every input after it: the recovery path of a real shard)."""
     run = Run(CONFIG_LOADED)
@@ -52,5 +51,4 @@ def replay_ledger(folder: Path, rng: random.Random, commands: int) -> tuple[str,
             fresh.handle_request(now, peer, rid, request_decoder.decode(body), out)  # type: ignore[arg-type]
         else:
             fresh.handle_report(report_decoder.decode(item[1]), out)  # type: ignore[arg-type]
-    del folder
     return live, restored, fresh.state_hash()

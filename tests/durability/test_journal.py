@@ -60,7 +60,7 @@ def test_recovery_stops_at_the_damage_and_truncates(tmp_path: Path, damage: str)
     assert entries == [*payloads[:intact], b"after"]
 
 
-def test_a_replayed_ledger_reaches_the_same_state_byte_for_byte(tmp_path: Path) -> None:
+def test_a_replayed_ledger_reaches_the_same_state_byte_for_byte() -> None:
     rng = random.Random(3)
-    original, restored_from_snapshot, replayed = replay_ledger(tmp_path, rng, commands=1500)
+    original, restored_from_snapshot, replayed = replay_ledger(rng, commands=1500)
     assert original == restored_from_snapshot == replayed
