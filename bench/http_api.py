@@ -287,7 +287,10 @@ def summary(result: PhaseResult) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> list[PhaseResult]:
-    with tempfile.TemporaryDirectory() as folder, cluster(Path(folder)) as running:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        cluster(Path(folder), busy_poll_us=args.busy_poll_us) as running,
+    ):
         base = start_exchange(running)
         keys = make_users(base, args.users)
         context = multiprocessing.get_context("spawn")
@@ -322,6 +325,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fixed request rates, comma separated (default 500,2000)",
     )
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--busy-poll-us", type=int, default=0, help="the actors' busy_poll_us (configs/*.toml)"
+    )
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     return parser.parse_args(argv)

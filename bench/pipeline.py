@@ -550,7 +550,7 @@ def run(args: argparse.Namespace) -> list[Phase]:
     phases: list[Phase] = []
     with (
         tempfile.TemporaryDirectory(prefix="bourse-bench-") as folder,
-        cluster(Path(folder), fsync=args.fsync) as running,
+        cluster(Path(folder), fsync=args.fsync, busy_poll_us=args.busy_poll_us) as running,
     ):
         running.start_actors()
         endpoints = [shard.router.connect for shard in running.config.shards]
@@ -583,6 +583,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per phase")
     parser.add_argument("--fsync", choices=["batch", "none"], default="batch")
+    parser.add_argument(
+        "--busy-poll-us", type=int, default=0, help="the actors' busy_poll_us (configs/*.toml)"
+    )
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--inflight", type=int, default=400, help="outstanding at saturation")
     parser.add_argument("--book", type=int, default=1000, help="resting orders to keep")

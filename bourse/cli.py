@@ -74,7 +74,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         from actors.engine.actor import EngineActor
 
         setup_logging(f"engine-{args.market}")
-        return _run_actor(EngineActor(config, args.market))
+        return _run_actor(EngineActor(config, args.market), config)
     if process == "accounts":
         if args.shard is None or not 0 <= args.shard < len(config.shards):
             print(f"bourse: --shard must be 0..{len(config.shards) - 1}", file=sys.stderr)
@@ -82,7 +82,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         from actors.accounts.actor import AccountsActor
 
         setup_logging(f"accounts-{args.shard}")
-        return _run_actor(AccountsActor(config, args.shard))
+        return _run_actor(AccountsActor(config, args.shard), config)
     if process in ("gateway", "feed"):
         setup_logging(process)
         return _serve(f"{process}.serve", config)
@@ -100,11 +100,11 @@ def _serve(module: str, config: Config) -> int:
     return code
 
 
-def _run_actor(actor: object) -> int:
+def _run_actor(actor: object, config: Config) -> int:
     from transport.runtime import Actor, Runtime
 
     assert isinstance(actor, Actor)
-    return Runtime(actor).run()
+    return Runtime(actor, busy_poll_us=config.raw.actors.busy_poll_us).run()
 
 
 if __name__ == "__main__":

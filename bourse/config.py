@@ -22,6 +22,7 @@ from bourse.market import FEE_SCALE, Market
 from bourse.money import AmountError, decimals_of, parse_units
 
 MAX_SHARDS = 2**15
+MAX_BUSY_POLL_US = 100_000
 _MARKET_NAME = re.compile(r"[A-Z0-9]{2,12}-[A-Z0-9]{2,12}")
 _ASSET_NAME = re.compile(r"[A-Z0-9]{2,12}")
 
@@ -47,6 +48,12 @@ class ExchangeSection(_Section, frozen=True):
 class JournalSection(_Section, frozen=True):
     fsync: Literal["batch", "none"] = "batch"
     snapshot_every: int = 100_000
+
+
+class ActorsSection(_Section, frozen=True):
+    # After a turn with work, an actor keeps polling its sockets this long before it
+    # sleeps: a message that comes soon after is picked up without a wake-up.
+    busy_poll_us: int = 0
 
 
 class HostSection(_Section, frozen=True):
@@ -97,6 +104,7 @@ class FeedSection(_Section, frozen=True):
 class ConfigFile(_Section, kw_only=True, frozen=True):
     exchange: ExchangeSection = msgspec.field(default_factory=ExchangeSection)
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
+    actors: ActorsSection = msgspec.field(default_factory=ActorsSection)
     hosts: dict[str, HostSection]
     assets: dict[str, AssetSection]
     markets: dict[str, MarketSection]
@@ -238,6 +246,8 @@ def _build(path: Path, raw: ConfigFile) -> Config:
     _check_positive("gateway.workers", raw.gateway.workers)
     _check_positive("gateway.max_body_bytes", raw.gateway.max_body_bytes)
     _check_positive("feed.send_queue", raw.feed.send_queue)
+    if not 0 <= raw.actors.busy_poll_us <= MAX_BUSY_POLL_US:
+        raise ConfigError(f"`actors.busy_poll_us` must be between 0 and {MAX_BUSY_POLL_US}")
     if raw.feed.conflate_ms < 0:
         raise ConfigError("`feed.conflate_ms` must not be negative")
     key_hash = raw.exchange.admin_key_sha256

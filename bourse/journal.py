@@ -136,7 +136,7 @@ class Journal:
         while written < len(data):
             written += os.write(self._file, data[written:])
         if self.fsync:
-            os.fsync(self._file)
+            os.fdatasync(self._file)
 
     def snapshot(self, state: bytes) -> None:
         """Write a snapshot of the state after every committed entry, then drop what it

@@ -53,6 +53,7 @@ def write_config(
     exchange: str = "",
     fsync: str = "batch",
     snapshot_every: int = 100_000,
+    busy_poll_us: int = 0,
 ) -> Path:
     ports = iter(free_ports(3 * len(markets) + 3 * shards + 4))
     lots = {"BTC": "0.0001", "ETH": "0.001"}
@@ -69,6 +70,7 @@ def write_config(
         "[journal]",
         f'fsync = "{fsync}"',
         f"snapshot_every = {snapshot_every}",
+        f"[actors]\nbusy_poll_us = {busy_poll_us}",
         '[hosts.local]\naddress = "127.0.0.1"',
         "[assets.BTC]\ndecimals = 8",
         "[assets.ETH]\ndecimals = 8",

@@ -7,6 +7,10 @@ Invariants:
   not last + 1 (a drop, or a restarted publisher counting from 1 again) is reported as a
   gap, so the subscriber resyncs from a snapshot (the ZeroMQ guide's Clone pattern).
 - High-water marks are sized on purpose (``PUB_HWM``): a drop past them shows up as a gap.
+- A publisher on an XPUB socket learns the subscriptions (ZeroMQ passes each prefix up
+  once, and its removal once the last subscriber drops it) and answers ``wants(topic)``
+  from them, so a message nobody subscribed to is neither built nor sent.  Numbering
+  counts the messages sent.
 """
 
 from __future__ import annotations
@@ -25,6 +29,34 @@ class Publisher:
     def __init__(self, socket: zmq.Socket[bytes]) -> None:
         self._socket = socket
         self._seqs: dict[bytes, int] = {}
+        self.learns_subscriptions = socket.type == zmq.XPUB
+        self._prefixes: set[bytes] = set()
+        self._wanted: dict[bytes, bool] = {}  # topic -> matched; cleared on every change
+
+    def wants(self, topic: bytes) -> bool:
+        """Whether some subscriber would receive ``topic`` (always, on a plain PUB)."""
+        if not self.learns_subscriptions:
+            return True
+        wanted = self._wanted.get(topic)
+        if wanted is None:
+            wanted = any(topic.startswith(prefix) for prefix in self._prefixes)
+            self._wanted[topic] = wanted
+        return wanted
+
+    def read_subscriptions(self) -> None:
+        """Take in every subscription change waiting on the XPUB socket."""
+        while True:
+            try:
+                message = self._socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if not message or message[0] not in (0, 1):
+                continue
+            if message[0] == 1:
+                self._prefixes.add(message[1:])
+            else:
+                self._prefixes.discard(message[1:])
+            self._wanted.clear()
 
     def publish(self, topic: bytes, body: bytes) -> int:
         seq = self._seqs.get(topic, 0) + 1

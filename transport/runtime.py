@@ -5,19 +5,25 @@ Invariants:
 - Each turn reads every message that is ready (up to ``MAX_BATCH``) into one batch,
   stamps one time for it, hands it to the actor, calls the actor's ``commit`` (the
   journal hook: the batch is durable when it returns), and only then sends what the
-  batch produced.  Nothing leaves the process before its cause is on disk.
+  batch produced.  Nothing leaves the process before its cause is on disk: the one
+  exception, ``Outbox.reply_settled``, is for replies whose every cause is already on
+  disk elsewhere (a request journaled in an earlier turn and a peer's journaled answer
+  that the peer resends until told it was applied), so they go out before the commit.
 - A frame that is not ours is dropped with a log line (the actor answers undecodable
   bodies itself, when they have a return address); it never stops the loop.  An
   exception out of the actor is a bug: the loop logs it, calls ``on_failure`` and stops
   without sending that batch's results, so a supervisor restarts the actor from its
   journal.
 - SIGTERM or SIGINT stops the loop within ``POLL_MS``; sockets close with LINGER 0.
+- With ``busy_poll_us``, the loop polls without sleeping for that long after a turn that
+  had messages, yielding the CPU between polls; a quiet actor sleeps as before.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import os
 import signal
 import time
 from abc import ABC, abstractmethod
@@ -59,12 +65,18 @@ class Outbox:
     """What one batch produced, sent by the runtime after the commit."""
 
     replies: list[tuple[str, bytes, int, bytes]] = field(default_factory=list)
+    settled: list[tuple[str, bytes, int, bytes]] = field(default_factory=list)
     sends: list[tuple[str, int, bytes, bytes]] = field(default_factory=list)
     publications: list[tuple[bytes, bytes]] = field(default_factory=list)
 
     def reply(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
         """Send ``body`` to ``peer`` through the ROUTER named ``socket``."""
         self.replies.append((socket, peer, rid, body))
+
+    def reply_settled(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
+        """Like ``reply``, sent before the commit: only for a reply that this turn's
+        records do not decide (see the module's invariants)."""
+        self.settled.append((socket, peer, rid, body))
 
     def send(self, socket: str, rid: int, body: bytes, trace: bytes = b"") -> None:
         """Send ``body`` through the DEALER named ``socket`` (with a request id to log)."""
@@ -75,6 +87,7 @@ class Outbox:
 
     def clear(self) -> None:
         self.replies.clear()
+        self.settled.clear()
         self.sends.clear()
         self.publications.clear()
 
@@ -116,8 +129,10 @@ class Actor(ABC):
 
 
 class Runtime:
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor, busy_poll_us: int = 0) -> None:
         self.actor = actor
+        self._busy_poll_s = busy_poll_us / 1e6
+        self._busy_until = 0.0
         self.context = zmq.Context()
         self._inputs: dict[str, zmq.Socket[bytes]] = {}
         self._routers: set[str] = set()
@@ -147,12 +162,17 @@ class Runtime:
         socket.connect(endpoint)
         self._add_input(name, socket)
 
-    def bind_pub(self, endpoint: str) -> None:
-        socket = self.context.socket(zmq.PUB)
+    def bind_pub(self, endpoint: str, learn_subscriptions: bool = False) -> Publisher:
+        """A PUB socket; with ``learn_subscriptions`` an XPUB whose publisher knows which
+        topics have subscribers (for streams where most topics have none)."""
+        socket = self.context.socket(zmq.XPUB if learn_subscriptions else zmq.PUB)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.SNDHWM, PUB_HWM)
         socket.bind(endpoint)
         self._publisher = Publisher(socket)
+        if learn_subscriptions:
+            self._poller.register(socket, zmq.POLLIN)
+        return self._publisher
 
     def _add_input(self, name: str, socket: zmq.Socket[bytes]) -> None:
         self._inputs[name] = socket
@@ -193,9 +213,22 @@ class Runtime:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
 
+    def _poll(self) -> dict[zmq.Socket[bytes], int]:
+        poll = self._poller.poll
+        if self._busy_poll_s:
+            clock = time.perf_counter
+            while clock() < self._busy_until:
+                ready = poll(0)
+                if ready:
+                    return dict(ready)
+                # Lets the other processes on this core run (they may be about to send
+                # what this one waits for) while keeping this one off the sleep path.
+                os.sched_yield()
+        return dict(poll(POLL_MS))
+
     def _turn(self, out: Outbox) -> None:
         try:
-            ready = dict(self._poller.poll(POLL_MS))
+            ready = self._poll()
         except zmq.ZMQError as error:
             if error.errno == errno.EINTR:
                 return
@@ -210,10 +243,14 @@ class Runtime:
         if batch:
             self.actor.on_batch(batch, now_ms(), out)
         applied = time.perf_counter()
+        if out.settled:
+            self._send_replies(out.settled)
+            out.settled.clear()
         self.actor.commit()
         committed = time.perf_counter()
         self._flush(out)
         if batch:
+            self._busy_until = time.perf_counter() + self._busy_poll_s
             metrics = self.metrics
             metrics.messages.inc(len(batch))
             metrics.batch_size.observe(len(batch))
@@ -221,6 +258,9 @@ class Runtime:
             metrics.commit_seconds.observe(committed - applied)
 
     def _read_batch(self, ready: dict[zmq.Socket[bytes], int]) -> list[Inbound]:
+        publisher = self._publisher
+        if publisher is not None and publisher.learns_subscriptions:
+            publisher.read_subscriptions()  # first, so this turn's messages see them
         batch: list[Inbound] = []
         for name, socket in self._inputs.items():
             if socket not in ready:
@@ -238,14 +278,18 @@ class Runtime:
                     batch.append(inbound)
         return batch
 
-    def _flush(self, out: Outbox) -> None:
-        for name, peer, rid, body in out.replies:
+    def _send_replies(self, replies: list[tuple[str, bytes, int, bytes]]) -> None:
+        for name, peer, rid, body in replies:
             try:
                 send_frames(self._inputs[name], (peer, pack_rid(rid), body))
             except zmq.ZMQError as error:
                 if error.errno != zmq.EHOSTUNREACH:
                     raise
                 self.actor.on_undeliverable(name, peer, rid, body)
+
+    def _flush(self, out: Outbox) -> None:
+        self._send_replies(out.settled)
+        self._send_replies(out.replies)
         for name, rid, body, trace in out.sends:
             frames = (pack_rid(rid), body, trace) if trace else (pack_rid(rid), body)
             send_frames(self._inputs[name], frames)

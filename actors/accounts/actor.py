@@ -5,7 +5,9 @@ Invariants:
   identity ``accounts-<k>`` lets every engine address this shard.
 - A body that does not decode is answered with a 400 ErrorReply naming the problem when
   it came with a return address, and the shard keeps serving.
-- Everything the ledger produces in a turn is sent after the runtime's commit.
+- Everything the ledger produces in a turn is sent after the runtime's commit, except
+  the replies that engine reports complete: those leave before it (see the ledger's
+  ``LedgerOutput.settled``), which saves the client one fsync.
 - Catching up: every ``SYNC_MS`` the shard tells each engine how far it applied its
   reports (the engine resends what came after) and resends each request that has gone
   unanswered for a whole period (the engine ignores numbers it already applied).  So a
@@ -63,7 +65,8 @@ class AccountsActor(DurableActor):
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
         runtime.bind_router(ROUTER, self.process.router.bind)
-        runtime.bind_pub(self.process.pub.bind)
+        publisher = runtime.bind_pub(self.process.pub.bind, learn_subscriptions=True)
+        self.ledger.listening = publisher.wants
         identity = shard_identity(self.ledger.shard)
         for market, engine in self.config.engines.items():
             runtime.connect_dealer(engine_socket(market), engine.router.connect, identity)
@@ -87,6 +90,8 @@ class AccountsActor(DurableActor):
 
     def _send(self, produced: LedgerOutput, traces: list[bytes], out: Outbox) -> None:
         encode = self._encoder.encode
+        for peer, rid, reply in produced.settled:
+            out.reply_settled(ROUTER, peer, rid, encode(reply))
         for peer, rid, reply in produced.replies:
             out.reply(ROUTER, peer, rid, encode(reply))
         for (market, request), trace in zip(produced.engine, traces, strict=True):

@@ -11,6 +11,8 @@ Invariants (tests/accounts check them after long random runs):
 - A user's requests see only that user's orders and funds: an order of another user is
   "not found", exactly like an order that does not exist.
 - Each engine report is applied once, in the order of its link sequence number.
+- A reply that a report completes (``LedgerOutput.settled``) depends only on the request
+  and the engine's reports, never on what other requests did to the balances.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -138,6 +141,11 @@ _snapshot_encoder = msgspec.msgpack.Encoder()
 @dataclass(slots=True)
 class LedgerOutput:
     replies: list[tuple[bytes, int, AccountsReply]] = field(default_factory=list)
+    # Replies that an engine report completed.  What they say follows from the request
+    # (journaled before it went to the engine) and the report (journaled by the engine and
+    # kept there until this shard syncs past it), so they may leave before this turn's
+    # commit: after a crash the engine resends the report and the shard says the same.
+    settled: list[tuple[bytes, int, AccountsReply]] = field(default_factory=list)
     engine: list[tuple[str, EngineRequest]] = field(default_factory=list)
     events: list[tuple[bytes, PrivateEvent]] = field(default_factory=list)
 
@@ -165,6 +173,9 @@ class Ledger:
         self._dirty_orders: dict[int, Order] = {}
         self._dirty_balances: set[tuple[int, str]] = set()
         self._new_fills: list[tuple[int, FillView]] = []
+        # Whether anyone subscribed to a private topic; events for nobody are not built.
+        # Not state: it never changes what the ledger holds or replies.
+        self.listening: Callable[[bytes], bool] = _everyone
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -648,7 +659,7 @@ class Ledger:
                 return
             user = self.users[pending.user_id]
             views = [user.orders[i].view() for i in sorted(pending.orders) if i in user.orders]
-            out.replies.append((pending.peer, pending.rid, OrdersReply(views)))
+            out.settled.append((pending.peer, pending.rid, OrdersReply(views)))
             return
         reply: AccountsReply
         order = self.users[pending.user_id].orders.get(pending.order_id)
@@ -661,7 +672,7 @@ class Ledger:
             reply = ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
         else:
             reply = pending.error
-        out.replies.append((pending.peer, pending.rid, reply))
+        out.settled.append((pending.peer, pending.rid, reply))
 
     # --- private events ---------------------------------------------------------------------
 
@@ -669,20 +680,20 @@ class Ledger:
         self._dirty_balances.add((user_id, asset))
 
     def flush_events(self, out: LedgerOutput) -> None:
+        listening = self.listening
         for user_id, fill in self._new_fills:
-            out.events.append((f"fills.{user_id}".encode(), FillEvent(user_id, fill)))
+            topic = f"fills.{user_id}".encode()
+            if listening(topic):
+                out.events.append((topic, FillEvent(user_id, fill)))
         for order in self._dirty_orders.values():
-            out.events.append(
-                (f"orders.{order.user_id}".encode(), OrderEvent(order.user_id, order.view()))
-            )
+            topic = f"orders.{order.user_id}".encode()
+            if listening(topic):
+                out.events.append((topic, OrderEvent(order.user_id, order.view())))
         for user_id, asset in sorted(self._dirty_balances):
-            balance = self.users[user_id].balance(asset)
-            out.events.append(
-                (
-                    f"balances.{user_id}".encode(),
-                    BalanceEvent(user_id, _balance_view(asset, balance)),
-                )
-            )
+            topic = f"balances.{user_id}".encode()
+            if listening(topic):
+                balance = self.users[user_id].balance(asset)
+                out.events.append((topic, BalanceEvent(user_id, _balance_view(asset, balance))))
         self._new_fills.clear()
         self._dirty_orders.clear()
         self._dirty_balances.clear()
@@ -772,6 +783,10 @@ class Ledger:
             dict(self.engine_out_seq),
             len(self.pending),
         )
+
+
+def _everyone(topic: bytes) -> bool:
+    return True
 
 
 def _balance_view(asset: str, balance: Balance) -> BalanceView:

@@ -50,7 +50,7 @@ class Simulation:
         return replies[0]
 
     def _deliver(self, shard: int, first: LedgerOutput) -> list[AccountsReply]:
-        replies = [reply for _, _, reply in first.replies]
+        replies = [reply for _, _, reply in first.replies + first.settled]
         self._queue.extend(("engine", item) for item in first.engine)
         while self._queue:
             kind, item = self._queue.popleft()
@@ -61,7 +61,7 @@ class Simulation:
                 target, report = item
                 out = LedgerOutput()
                 self.ledgers[target].handle_report(report, out)
-                replies.extend(reply for _, _, reply in out.replies)
+                replies.extend(reply for _, _, reply in out.settled + out.replies)
                 self._queue.extend(("engine", x) for x in out.engine)
         return replies
 

@@ -48,10 +48,10 @@ def test_a_cancel_that_crosses_a_fill_is_told_the_order_is_closed() -> None:
         Report("BTC-USDT", 2, 0, 6, [fill, Done(order_id, auth.user_id, "filled", 0)]), out
     )
     rejected = Rejected(order_id, auth.user_id, "ORDER_NOT_FOUND")
-    replies_before = len(out.replies)
+    replies_before = len(out.settled)
     ledger.handle_report(Report("BTC-USDT", 3, cancel_seq, 7, [rejected]), out)
 
-    ((peer, rid, reply),) = out.replies[replies_before:]
+    ((peer, rid, reply),) = out.settled[replies_before:]
     assert (peer, rid) == (b"gw", 5)
     assert isinstance(reply, ErrorReply)
     assert (reply.status, reply.code) == (422, "ORDER_CLOSED")
