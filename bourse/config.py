@@ -18,6 +18,7 @@ from typing import Literal
 
 import msgspec
 
+from bourse.ids import shard_of_user
 from bourse.market import FEE_SCALE, Market
 from bourse.money import AmountError, decimals_of, parse_units
 
@@ -173,8 +174,6 @@ class Config:
         return self.raw.journal
 
     def shard_of_user(self, user_id: int) -> ShardProcess | None:
-        from bourse.ids import shard_of_user
-
         shard = shard_of_user(user_id)
         return self.shards[shard] if 0 <= shard < len(self.shards) else None
 

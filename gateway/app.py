@@ -18,7 +18,7 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from bourse.config import Config, load_config
 from gateway import requestid
@@ -53,14 +53,12 @@ def create_app(config: Config) -> Litestar:
             admin.router,
         ],
     )
-    metrics = PrometheusConfig(app_name="gateway", prefix="bourse_gateway", group_path=True)
     app = Litestar(
         route_handlers=[api, ui.ui_router(), MetricsController],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             requestid.request_id_middleware,
-            metrics.middleware,
             DefineMiddleware(RateLimitMiddleware, buckets=buckets),
         ],
         openapi_config=openapi_config(config),

@@ -3,24 +3,35 @@ actors as a frame of every request the call makes, and written in the logs.
 
 Invariants: an id is 1-64 printable ASCII characters without spaces; a client's id that
 is not is replaced by a fresh one, never passed on.  Every answer carries the id used.
+A made id is this worker's random prefix and a counter: unique without a system call.
+The same middleware records the request's route, status and time (gateway/httpmetrics.py).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from contextvars import ContextVar
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import httpmetrics
 
 log = logging.getLogger("gateway")
 
 HEADER = b"x-request-id"
 _VALID = re.compile(rb"[!-~]{1,64}")
 current: ContextVar[bytes] = ContextVar("request_id", default=b"")
+_PREFIX = os.urandom(4).hex()
+_COUNTER = itertools.count(1)
+
+
+def made_id() -> bytes:
+    return f"{_PREFIX}{next(_COUNTER):08x}".encode()
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -29,7 +40,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(HEADER, b"")
-        request_id = given if _VALID.fullmatch(given) else uuid.uuid4().hex[:16].encode()
+        request_id = given if _VALID.fullmatch(given) else made_id()
         token = current.set(request_id)
         started = time.perf_counter()
         status = 0
@@ -45,6 +56,10 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             current.reset(token)
+            elapsed = time.perf_counter() - started
+            httpmetrics.record(
+                scope["method"], scope.get("path_template", scope["path"]), status, elapsed
+            )
             level = logging.WARNING if status >= 500 else logging.DEBUG
             if log.isEnabledFor(level):
                 log.log(
@@ -56,7 +71,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                             "method": scope.get("method"),
                             "path": scope.get("path"),
                             "status": status,
-                            "ms": round((time.perf_counter() - started) * 1000, 3),
+                            "ms": round(elapsed * 1000, 3),
                         }
                     },
                 )
