@@ -63,6 +63,10 @@ BROKEN = {
         LOCAL.replace('lot = "0.0001"', 'lot = "0.00000001"', 1),
         "tick x lot must be a whole number of USDT units",
     ),
+    "a busy poll past its bound": (
+        LOCAL.replace("busy_poll_us = 0", "busy_poll_us = -5"),
+        "`actors.busy_poll_us` must be between 0 and 100000",
+    ),
     "a fee of 100%": (
         LOCAL.replace('taker_fee = "0.002"', 'taker_fee = "1"', 1),
         "`markets.BTC-USDT.taker_fee` must be below 1",
