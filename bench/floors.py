@@ -1,0 +1,196 @@
+"""What this machine allows at best: the latency floors under the order path.
+
+An order placed through the actors crosses two request/reply hops (client <-> shard,
+shard <-> engine) and, with ``fsync = "batch"``, waits for two journal commits (the
+shard's before it forwards the order, the engine's before it reports).  Whatever the
+actors do, an order cannot come back faster than two bare round trips plus two commits,
+so this measures both, with nothing of Bourse in the way:
+
+1. Commit: a 200-byte append to a file in ``--folder`` (default: ``$BOURSE_DATA_DIR`` or
+   ``./data``, where the journals live) followed by ``fdatasync``, one at a time, alone
+   and with three writers at once (an order's shard and engine commit concurrently with
+   other actors' commits).
+2. Round trip: a pyzmq DEALER in this process and a ROUTER echo in another, one message
+   in flight, over tcp on 127.0.0.1, paced at ``--pace-us`` between requests like a
+   light load; the CPU both processes spend per round trip (from /proc).
+
+Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import zmq
+
+PAYLOAD = b"x" * 200
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def commit_latencies(folder: str, count: int, pace_s: float) -> list[float]:
+    with tempfile.NamedTemporaryFile(dir=folder) as handle:
+        descriptor = os.open(handle.name, os.O_WRONLY | os.O_APPEND)
+        latencies = []
+        try:
+            for _ in range(count):
+                started = time.perf_counter()
+                os.write(descriptor, PAYLOAD)
+                os.fdatasync(descriptor)
+                latencies.append(time.perf_counter() - started)
+                time.sleep(pace_s)
+        finally:
+            os.close(descriptor)
+    return sorted(latencies)
+
+
+def _writer(folder: str, count: int, pace_s: float, results: multiprocessing.Queue[float]) -> None:
+    for value in commit_latencies(folder, count, pace_s):
+        results.put(value)
+
+
+def concurrent_commit_latencies(folder: str, count: int, pace_s: float) -> list[float]:
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[float] = context.Queue()
+    writers = [
+        context.Process(target=_writer, args=(folder, count, pace_s, results)) for _ in range(3)
+    ]
+    for writer in writers:
+        writer.start()
+    values = [results.get(timeout=120) for _ in range(3 * count)]
+    for writer in writers:
+        writer.join()
+    return sorted(values)
+
+
+def _echo(endpoint: str) -> None:
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.bind(endpoint)
+    poller = zmq.Poller()
+    poller.register(router, zmq.POLLIN)
+    while True:
+        poller.poll(100)
+        while True:
+            try:
+                frames = router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            router.send_multipart(frames)
+
+
+def round_trips(count: int, pace_s: float) -> tuple[list[float], float, float]:
+    """Sorted round-trip times, and CPU seconds per round trip: echo side, client side."""
+    with socket_port() as port:
+        endpoint = f"tcp://127.0.0.1:{port}"
+    context = multiprocessing.get_context("spawn")
+    echo = context.Process(target=_echo, args=(endpoint,), daemon=True)
+    echo.start()
+    client_context = zmq.Context()
+    dealer = client_context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(endpoint)
+    try:
+        dealer.send(b"hello")
+        if not dealer.poll(20_000):
+            raise RuntimeError("the echo process did not answer")
+        dealer.recv()
+        assert echo.pid is not None
+        echo_cpu, own_cpu = cpu_seconds(echo.pid), time.process_time()
+        latencies = []
+        for _ in range(count):
+            started = time.perf_counter()
+            dealer.send(b"hello")
+            dealer.recv()
+            latencies.append(time.perf_counter() - started)
+            time.sleep(pace_s)
+        echo_cpu = cpu_seconds(echo.pid) - echo_cpu
+        own_cpu = time.process_time() - own_cpu
+    finally:
+        dealer.close(linger=0)
+        client_context.destroy(linger=0)
+        echo.kill()
+        echo.join()
+    return sorted(latencies), echo_cpu / count, own_cpu / count
+
+
+class socket_port:
+    """A free port on 127.0.0.1 (closed again before use)."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        port: int = self._socket.getsockname()[1]
+        return port
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
+
+
+def describe(name: str, values: list[float]) -> dict[str, float]:
+    row = {
+        "p50_us": round(percentile(values, 0.50) * 1e6, 1),
+        "p99_us": round(percentile(values, 0.99) * 1e6, 1),
+        "p999_us": round(percentile(values, 0.999) * 1e6, 1),
+    }
+    print(
+        f"{name:34s} p50 {row['p50_us']:8.1f} us  p99 {row['p99_us']:8.1f}  "
+        f"p99.9 {row['p999_us']:8.1f}"
+    )
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_folder = os.environ.get("BOURSE_DATA_DIR", "data")
+    parser.add_argument("--folder", default=default_folder, help="where to write")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--pace-us", type=float, default=500.0)
+    args = parser.parse_args()
+    Path(args.folder).mkdir(parents=True, exist_ok=True)
+    pace_s = args.pace_us / 1e6
+
+    alone = describe(
+        "append + fdatasync, one writer", commit_latencies(args.folder, args.count, pace_s)
+    )
+    three = describe(
+        "append + fdatasync, three writers",
+        concurrent_commit_latencies(args.folder, args.count // 2, pace_s),
+    )
+    latencies, echo_cpu, client_cpu = round_trips(args.count, pace_s)
+    trip = describe("DEALER-ROUTER round trip", latencies)
+    print(
+        f"{'CPU per round trip':34s} echo {echo_cpu * 1e6:.0f} us, client {client_cpu * 1e6:.0f} us"
+    )
+    floor = 2 * trip["p50_us"] + 2 * three["p50_us"]
+    print(f"{'order floor (2 trips + 2 commits)':34s} p50 {floor:8.1f} us")
+    print(
+        json.dumps(
+            {
+                "bench": "floors",
+                "commit_p50_us": alone["p50_us"],
+                "commit_concurrent_p50_us": three["p50_us"],
+                "round_trip_p50_us": trip["p50_us"],
+                "order_floor_p50_us": round(floor, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
