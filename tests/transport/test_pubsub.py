@@ -26,6 +26,16 @@ def bound(context: zmq.Context[zmq.Socket[bytes]], kind: int) -> tuple[zmq.Socke
     return socket, f"tcp://127.0.0.1:{port}"
 
 
+def subscribed(
+    context: zmq.Context[zmq.Socket[bytes]], endpoint: str, prefix: bytes
+) -> zmq.Socket[bytes]:
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.connect(endpoint)
+    sub.setsockopt(zmq.SUBSCRIBE, prefix)
+    return sub
+
+
 def learn_next_change(xpub: zmq.Socket[bytes], publisher: Publisher) -> None:
     assert xpub.poll(WAIT_MS), "no subscription change reached the XPUB"
     publisher.read_subscriptions()
@@ -38,10 +48,7 @@ def test_an_xpub_publisher_wants_exactly_the_subscribed_topics(
     publisher = Publisher(xpub)
     assert not publisher.wants(b"orders.1")
 
-    sub = context.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.connect(endpoint)
-    sub.setsockopt(zmq.SUBSCRIBE, b"orders.1.")
+    sub = subscribed(context, endpoint, b"orders.1.")
     learn_next_change(xpub, publisher)
     assert publisher.wants(b"orders.1.")
     assert publisher.wants(b"orders.1.x")  # subscriptions are prefixes
@@ -62,10 +69,7 @@ def test_a_subscriber_that_goes_away_takes_its_topics_along(
 ) -> None:
     xpub, endpoint = bound(context, zmq.XPUB)
     publisher = Publisher(xpub)
-    sub = context.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.connect(endpoint)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub = subscribed(context, endpoint, b"")
     learn_next_change(xpub, publisher)
     assert publisher.wants(b"anything")
 
