@@ -26,6 +26,7 @@ log = logging.getLogger("gateway")
 HEADER = b"x-request-id"
 _VALID = re.compile(rb"[!-~]{1,64}")
 current: ContextVar[bytes] = ContextVar("request_id", default=b"")
+UNROUTED = "<unrouted>"  # the metrics' path for a request no route took: never the raw path
 _PREFIX = os.urandom(4).hex()
 _COUNTER = itertools.count(1)
 
@@ -58,7 +59,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             current.reset(token)
             elapsed = time.perf_counter() - started
             httpmetrics.record(
-                scope["method"], scope.get("path_template", scope["path"]), status, elapsed
+                scope["method"], scope.get("path_template", UNROUTED), status, elapsed
             )
             level = logging.WARNING if status >= 500 else logging.DEBUG
             if log.isEnabledFor(level):

@@ -27,7 +27,7 @@ _SEQ = struct.Struct(">Q")
 
 class Publisher:
     def __init__(self, socket: zmq.Socket[bytes]) -> None:
-        self._socket = socket
+        self.socket = socket
         self._seqs: dict[bytes, int] = {}
         self.learns_subscriptions = socket.type == zmq.XPUB
         self._prefixes: set[bytes] = set()
@@ -47,7 +47,7 @@ class Publisher:
         """Take in every subscription change waiting on the XPUB socket."""
         while True:
             try:
-                message = self._socket.recv(zmq.NOBLOCK)
+                message = self.socket.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
             if not message or message[0] not in (0, 1):
@@ -61,7 +61,7 @@ class Publisher:
     def publish(self, topic: bytes, body: bytes) -> int:
         seq = self._seqs.get(topic, 0) + 1
         self._seqs[topic] = seq
-        send_frames(self._socket, (topic, _SEQ.pack(seq), body))
+        send_frames(self.socket, (topic, _SEQ.pack(seq), body))
         return seq
 
 

@@ -259,7 +259,7 @@ class Runtime:
 
     def _read_batch(self, ready: dict[zmq.Socket[bytes], int]) -> list[Inbound]:
         publisher = self._publisher
-        if publisher is not None and publisher.learns_subscriptions:
+        if publisher is not None and publisher.socket in ready:
             publisher.read_subscriptions()  # first, so this turn's messages see them
         batch: list[Inbound] = []
         for name, socket in self._inputs.items():
