@@ -2,7 +2,8 @@
 
 Invariants:
 - A request is ``[identity, rid, body]`` and is answered ``[identity, rid, reply]`` with
-  the same rid, always: a body that does not decode, an unknown market or a limit out of
+  the same rid (the envelopes of a batch, transport/framing.py, are answered one by one),
+  always: a body that does not decode, an unknown market or a limit out of
   range is answered with a :class:`FeedError` whose ``code`` the gateway can hand on
   (``BAD_REQUEST``, ``UNKNOWN_MARKET``, ``INVALID_FIELD``).
 - Limits: trades default 100, at most 1000; klines default 500, at most 1000.  Trades
@@ -35,7 +36,7 @@ from feed.protocol import (
     TradesReply,
 )
 from feed.store import FeedStore
-from transport.framing import unpack_rid
+from transport.framing import BATCH, pack_rid, unpack_envelopes, unpack_rid
 
 log = logging.getLogger("feed")
 
@@ -68,16 +69,22 @@ class QueryServer:
         while True:
             frames = await self._socket.recv_multipart()
             # [identity, rid, body] plus an optional request id, which the feed does not log
-            if len(frames) not in (3, 4) or unpack_rid(frames[1]) is None:
+            if len(frames) not in (3, 4):
                 continue
-            identity, rid, body = frames[:3]
-            try:
-                reply = self.answer(body)
-            except Exception:
-                # a query must never take the feed down with it
-                log.exception("query failed")
-                reply = FeedError("INTERNAL", "the query could not be answered")
-            await self._socket.send_multipart((identity, rid, self._encode(reply)))
+            identity = frames[0]
+            if frames[1] == BATCH and len(frames) == 3:
+                queries = [(e.rid, e.body) for e in unpack_envelopes(frames[2]) or ()]
+            else:
+                rid = unpack_rid(frames[1])
+                queries = [] if rid is None else [(rid, frames[2])]
+            for rid, body in queries:
+                try:
+                    reply = self.answer(body)
+                except Exception:
+                    # a query must never take the feed down with it
+                    log.exception("query failed")
+                    reply = FeedError("INTERNAL", "the query could not be answered")
+                await self._socket.send_multipart((identity, pack_rid(rid), self._encode(reply)))
 
     def answer(self, body: bytes) -> FeedReply:
         try:

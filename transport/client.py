@@ -3,6 +3,10 @@
 Invariants:
 - Every request gets a fresh request id, a future and a timer; the reader resolves the
   future whose id the reply carries, and drops a reply nobody waits for (it came late).
+  Replies may come one per message or several in a message of envelopes.
+- Requests made in the same pass of the event loop leave together, in the order they
+  were made, as one message of envelopes (transport/framing.py) when there are several:
+  a peer under load then reads, journals and answers them as one batch.
 - ``request`` always ends: with the reply body, :class:`Unavailable` at once when no
   peer is connected (ZMQ_IMMEDIATE: nothing is queued for a peer that is not there), or
   :class:`Timeout` when the reply does not come within the timeout.  After either the
@@ -21,7 +25,17 @@ from typing import Any, cast
 
 import zmq
 
-from transport.framing import pack_rid, recv_frames_nowait, unpack_rid
+from transport.framing import (
+    BATCH,
+    Envelope,
+    chunks,
+    pack_envelopes,
+    pack_rid,
+    recv_frames_nowait,
+    unpack_envelopes,
+    unpack_rid,
+    valid_trace,
+)
 
 _SEND_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 _SEND_LAST = int(zmq.NOBLOCK)
@@ -62,6 +76,7 @@ class DealerClient:
         self._fd = cast(int, socket.getsockopt(zmq.FD))
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[bytes]] = {}
+        self._outgoing: list[Envelope] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
@@ -86,18 +101,11 @@ class DealerClient:
         loop = self._loop
         assert loop is not None
         rid = next(self._ids)
-        socket = self._socket
-        try:
-            socket.send(pack_rid(rid), _SEND_MORE)
-        except zmq.Again:
-            raise Unavailable(self.name, f"{self.name} is not reachable") from None
-        if trace:
-            socket.send(body, _SEND_MORE)
-            socket.send(trace, _SEND_LAST)
-        else:
-            socket.send(body, _SEND_LAST)
-        if cast(int, socket.getsockopt(_EVENTS)) & _POLLIN:
-            loop.call_soon(self._drain)
+        if trace and not valid_trace(trace):
+            trace = b""  # it only names the request in the logs; never let it spoil a batch
+        if not self._outgoing:
+            loop.call_soon(self._send_outgoing)
+        self._outgoing.append(Envelope(rid, body, trace))
         future: asyncio.Future[bytes] = loop.create_future()
         self._pending[rid] = future
         timer = loop.call_later(timeout_s or self.timeout_s, self._expire, rid)
@@ -106,6 +114,39 @@ class DealerClient:
         finally:
             timer.cancel()
             self._pending.pop(rid, None)
+
+    def _send_outgoing(self) -> None:
+        outgoing = self._outgoing
+        if not outgoing:
+            return
+        self._outgoing = []
+        socket = self._socket
+        try:
+            if len(outgoing) == 1:
+                envelope = outgoing[0]
+                socket.send(pack_rid(envelope.rid), _SEND_MORE)
+                if envelope.trace:
+                    socket.send(envelope.body, _SEND_MORE)
+                    socket.send(envelope.trace, _SEND_LAST)
+                else:
+                    socket.send(envelope.body, _SEND_LAST)
+            else:
+                for chunk in chunks(outgoing):
+                    socket.send(BATCH, _SEND_MORE)
+                    socket.send(pack_envelopes(chunk), _SEND_LAST)
+        except zmq.Again:
+            # ZMQ_IMMEDIATE: no peer is connected, so nothing was queued for one.
+            self._fail(outgoing, Unavailable(self.name, f"{self.name} is not reachable"))
+        except zmq.ZMQError:
+            self._fail(outgoing, Unavailable(self.name, f"{self.name} client closed"))
+        if cast(int, socket.getsockopt(_EVENTS)) & _POLLIN:
+            self._drain()
+
+    def _fail(self, envelopes: list[Envelope], error: RequestError) -> None:
+        for envelope in envelopes:
+            future = self._pending.pop(envelope.rid, None)
+            if future is not None and not future.done():
+                future.set_exception(error)
 
     def _expire(self, rid: int) -> None:
         future = self._pending.pop(rid, None)
@@ -123,6 +164,12 @@ class DealerClient:
             except zmq.ZMQError:
                 return  # the socket was closed under us
             if len(frames) != 2:
+                continue
+            if frames[0] == BATCH:
+                for envelope in unpack_envelopes(frames[1]) or ():
+                    future = pending.get(envelope.rid)
+                    if future is not None and not future.done():
+                        future.set_result(envelope.body)
                 continue
             rid = unpack_rid(frames[0])
             future = pending.get(rid) if rid is not None else None

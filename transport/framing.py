@@ -9,25 +9,75 @@ Invariants:
   request (an execution report pushed by an engine).
 - ``body`` is one msgspec msgpack message; a body that does not decode is answered with
   an error when it carries a return address, never allowed to stop the actor.
+- Several requests (or replies) for the same peer may travel as one message
+  ``[b"", envelopes]``: an empty rid frame, then a msgpack array of at most
+  ``MAX_ENVELOPES`` envelopes ``[rid, body]`` or ``[rid, body, trace]``.  Each envelope
+  means exactly what the same request sent on its own would; one that is malformed
+  (a rid out of range, a bad trace) makes the whole message malformed.  A receiver may
+  answer the envelopes of one message in several messages, and a sender may split.
 """
 
 from __future__ import annotations
 
+import re
 import struct
+from collections.abc import Iterable, Sequence
+from typing import Annotated
 
+import msgspec
 import zmq
 
 _RID = struct.Struct(">Q")
 NO_REQUEST = 0
 MAX_TRACE = 64
+MAX_ENVELOPES = 4096
+BATCH = b""  # the rid frame that marks a message of envelopes
+
+
+class Envelope(msgspec.Struct, array_like=True, frozen=True, gc=False, omit_defaults=True):
+    rid: Annotated[int, msgspec.Meta(ge=0)]  # msgpack holds nothing above 2**64 - 1
+    body: bytes
+    trace: bytes = b""
+
+
+_envelopes_encoder = msgspec.msgpack.Encoder()
+_envelopes_decoder: msgspec.msgpack.Decoder[list[Envelope]] = msgspec.msgpack.Decoder(
+    Annotated[list[Envelope], msgspec.Meta(min_length=1, max_length=MAX_ENVELOPES)]
+)
+
+
+def pack_envelopes(envelopes: Sequence[Envelope]) -> bytes:
+    """The second frame of a message of envelopes (at most ``MAX_ENVELOPES``)."""
+    return _envelopes_encoder.encode(envelopes)
+
+
+def unpack_envelopes(frame: bytes) -> list[Envelope] | None:
+    """The envelopes in ``frame``, or None when it is not a valid message of them."""
+    try:
+        envelopes = _envelopes_decoder.decode(frame)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    for envelope in envelopes:
+        if envelope.trace and not valid_trace(envelope.trace):
+            return None
+    return envelopes
+
+
+def chunks(envelopes: list[Envelope]) -> Iterable[list[Envelope]]:
+    """``envelopes`` cut into messages no receiver refuses for their length."""
+    for start in range(0, len(envelopes), MAX_ENVELOPES):
+        yield envelopes[start : start + MAX_ENVELOPES]
 
 
 def pack_rid(rid: int) -> bytes:
     return _RID.pack(rid)
 
 
+_TRACE = re.compile(rb"[!-~]{1,%d}" % MAX_TRACE)
+
+
 def valid_trace(frame: bytes) -> bool:
-    return len(frame) <= MAX_TRACE and all(0x21 <= byte <= 0x7E for byte in frame)
+    return _TRACE.fullmatch(frame) is not None
 
 
 def unpack_rid(frame: bytes) -> int | None:

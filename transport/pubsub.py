@@ -43,6 +43,10 @@ class Publisher:
             self._wanted[topic] = wanted
         return wanted
 
+    def has_subscribers(self) -> bool:
+        """Whether ``wants`` could say yes to any topic at all."""
+        return not self.learns_subscriptions or bool(self._prefixes)
+
     def read_subscriptions(self) -> None:
         """Take in every subscription change waiting on the XPUB socket."""
         while True:

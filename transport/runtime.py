@@ -14,6 +14,9 @@ Invariants:
   exception out of the actor is a bug: the loop logs it, calls ``on_failure`` and stops
   without sending that batch's results, so a supervisor restarts the actor from its
   journal.
+- Whatever one turn sends to the same peer through the same socket leaves as one message
+  of envelopes (transport/framing.py), in the order it was produced; a message of
+  envelopes that comes in is handed to the actor as the messages it carries.
 - SIGTERM or SIGINT stops the loop within ``POLL_MS``; sockets close with LINGER 0.
 - With ``busy_poll_us``, the loop polls without sleeping for that long after a turn that
   had messages, yielding the CPU between polls; a quiet actor sleeps as before.
@@ -30,15 +33,21 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import FrameType
 
+import msgspec
 import zmq
 
 from bourse.config import Endpoint
 from bourse.logs import now_ms
 from bourse.metrics import ActorMetrics
 from transport.framing import (
+    BATCH,
+    Envelope,
+    chunks,
+    pack_envelopes,
     pack_rid,
     recv_frames_nowait,
     send_frames,
+    unpack_envelopes,
     unpack_rid,
     valid_trace,
 )
@@ -51,8 +60,7 @@ POLL_MS = 100
 ROUTER_HWM = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
+class Inbound(msgspec.Struct, frozen=True, gc=False):
     socket: str
     peer: bytes  # the ROUTER identity of the sender; b"" on a DEALER
     rid: int
@@ -271,28 +279,73 @@ class Runtime:
                     frames = recv_frames_nowait(socket)
                 except zmq.Again:
                     break
-                inbound = _parse(name, is_router, frames)
-                if inbound is None:
+                if not _parse(name, is_router, frames, batch):
                     log.warning("dropped a malformed message", extra={"fields": {"socket": name}})
-                else:
-                    batch.append(inbound)
         return batch
 
     def _send_replies(self, replies: list[tuple[str, bytes, int, bytes]]) -> None:
+        if len(replies) == 1:
+            name, peer, rid, body = replies[0]
+            self._send_to_peer(name, peer, (peer, pack_rid(rid), body), [Envelope(rid, body)])
+            return
+        by_peer: dict[tuple[str, bytes], list[Envelope]] = {}
         for name, peer, rid, body in replies:
-            try:
-                send_frames(self._inputs[name], (peer, pack_rid(rid), body))
-            except zmq.ZMQError as error:
-                if error.errno != zmq.EHOSTUNREACH:
-                    raise
-                self.actor.on_undeliverable(name, peer, rid, body)
+            envelope = Envelope(rid, body)
+            group = by_peer.get((name, peer))
+            if group is None:
+                by_peer[name, peer] = [envelope]
+            else:
+                group.append(envelope)
+        for (name, peer), envelopes in by_peer.items():
+            if len(envelopes) == 1:
+                envelope = envelopes[0]
+                self._send_to_peer(
+                    name, peer, (peer, pack_rid(envelope.rid), envelope.body), envelopes
+                )
+                continue
+            for chunk in chunks(envelopes):
+                self._send_to_peer(name, peer, (peer, BATCH, pack_envelopes(chunk)), chunk)
+
+    def _send_to_peer(
+        self, name: str, peer: bytes, frames: tuple[bytes, ...], carried: list[Envelope]
+    ) -> None:
+        try:
+            send_frames(self._inputs[name], frames)
+        except zmq.ZMQError as error:
+            if error.errno != zmq.EHOSTUNREACH:
+                raise
+            for envelope in carried:
+                self.actor.on_undeliverable(name, peer, envelope.rid, envelope.body)
+
+    def _send_requests(self, sends: list[tuple[str, int, bytes, bytes]]) -> None:
+        by_socket: dict[str, list[Envelope]] = {}
+        for name, rid, body, trace in sends:
+            envelope = Envelope(rid, body, trace)
+            group = by_socket.get(name)
+            if group is None:
+                by_socket[name] = [envelope]
+            else:
+                group.append(envelope)
+        for name, envelopes in by_socket.items():
+            socket = self._inputs[name]
+            if len(envelopes) == 1:
+                envelope = envelopes[0]
+                rid_frame = pack_rid(envelope.rid)
+                if envelope.trace:
+                    send_frames(socket, (rid_frame, envelope.body, envelope.trace))
+                else:
+                    send_frames(socket, (rid_frame, envelope.body))
+                continue
+            for chunk in chunks(envelopes):
+                send_frames(socket, (BATCH, pack_envelopes(chunk)))
 
     def _flush(self, out: Outbox) -> None:
-        self._send_replies(out.settled)
-        self._send_replies(out.replies)
-        for name, rid, body, trace in out.sends:
-            frames = (pack_rid(rid), body, trace) if trace else (pack_rid(rid), body)
-            send_frames(self._inputs[name], frames)
+        if out.settled:
+            self._send_replies(out.settled)
+        if out.replies:
+            self._send_replies(out.replies)
+        if out.sends:
+            self._send_requests(out.sends)
         if out.publications:
             publisher = self._publisher
             assert publisher is not None, "the actor publishes without a PUB socket"
@@ -301,19 +354,27 @@ class Runtime:
         out.clear()
 
 
-def _parse(name: str, is_router: bool, frames: list[bytes]) -> Inbound | None:
+def _parse(name: str, is_router: bool, frames: list[bytes], into: list[Inbound]) -> bool:
+    """Append the messages ``frames`` carries to ``into``; False when they are malformed."""
     peer = b""
     if is_router:
         if not 3 <= len(frames) <= 4:
-            return None
+            return False
         peer = frames[0]
         frames = frames[1:]
     elif not 2 <= len(frames) <= 3:
-        return None
+        return False
+    if frames[0] == BATCH:
+        envelopes = unpack_envelopes(frames[1]) if len(frames) == 2 else None
+        if envelopes is None:
+            return False
+        into.extend(Inbound(name, peer, e.rid, e.body, e.trace) for e in envelopes)
+        return True
     rid = unpack_rid(frames[0])
     if rid is None:
-        return None
+        return False
     trace = frames[2] if len(frames) == 3 else b""
     if trace and not valid_trace(trace):
-        return None
-    return Inbound(name, peer, rid, frames[1], trace)
+        return False
+    into.append(Inbound(name, peer, rid, frames[1], trace))
+    return True

@@ -67,6 +67,7 @@ class AccountsActor(DurableActor):
         runtime.bind_router(ROUTER, self.process.router.bind)
         publisher = runtime.bind_pub(self.process.pub.bind, learn_subscriptions=True)
         self.ledger.listening = publisher.wants
+        self.ledger.anyone_listening = publisher.has_subscribers
         identity = shard_identity(self.ledger.shard)
         for market, engine in self.config.engines.items():
             runtime.connect_dealer(engine_socket(market), engine.router.connect, identity)

@@ -176,6 +176,7 @@ class Ledger:
         # Whether anyone subscribed to a private topic; events for nobody are not built.
         # Not state: it never changes what the ledger holds or replies.
         self.listening: Callable[[bytes], bool] = _everyone
+        self.anyone_listening: Callable[[], bool] = _always
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -680,6 +681,11 @@ class Ledger:
         self._dirty_balances.add((user_id, asset))
 
     def flush_events(self, out: LedgerOutput) -> None:
+        if not self.anyone_listening():
+            self._new_fills.clear()
+            self._dirty_orders.clear()
+            self._dirty_balances.clear()
+            return
         listening = self.listening
         for user_id, fill in self._new_fills:
             topic = f"fills.{user_id}".encode()
@@ -786,6 +792,10 @@ class Ledger:
 
 
 def _everyone(topic: bytes) -> bool:
+    return True
+
+
+def _always() -> bool:
     return True
 
 
