@@ -3,7 +3,10 @@
 Invariants:
 - Every inbound message that can change state is recorded (with its turn's time,
   socket, peer and request id) before the turn's results leave the process: the runtime
-  calls ``commit`` before it sends, and ``commit`` writes and fsyncs the turn's records.
+  calls ``commit`` before it sends, and ``commit`` writes and fsyncs the turn's records
+  (and any written before them).  ``must_sync`` may say a turn's results do not depend
+  on its records being on disk; then they are only written, and the next syncing
+  commit makes them durable.
 - Replay feeds the recorded messages through the same code path with a throwaway outbox:
   the actor reaches the state it had, and sends nothing it already sent (peers catch up
   by sequence number instead).
@@ -81,8 +84,8 @@ class DurableActor(Actor):
         )
         self.since_snapshot += 1
 
-    def commit(self) -> None:
-        self.journal.commit()
+    def commit(self, out: Outbox) -> None:
+        self.journal.commit(sync=self.must_sync(out))
         if self.since_snapshot >= self.snapshot_every:
             self.take_snapshot()
 
@@ -94,6 +97,10 @@ class DurableActor(Actor):
         self.take_snapshot()
         self.journal.close()
         log.info("stopped with a snapshot", extra={"fields": {"state_hash": self.state_hash()}})
+
+    def must_sync(self, out: Outbox) -> bool:
+        """Whether what ``out`` holds may leave only once the records are on disk."""
+        return bool(out.replies or out.sends or out.publications)
 
     @abstractmethod
     def snapshot_state(self) -> bytes: ...

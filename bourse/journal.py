@@ -3,7 +3,9 @@
 Invariants:
 - A frame is ``[length u32][crc32 u32][payload]``; entries are numbered from 0 in the
   order appended.  ``commit`` writes every buffered entry and, with ``fsync``, makes it
-  durable before it returns (group commit: one fsync per batch).
+  and every entry written before it durable before it returns (group commit: one fsync
+  per batch).  ``commit(sync=False)`` only writes: those entries become durable with the
+  next syncing commit, a snapshot or ``close``.
 - A snapshot file ``snapshot-<n>.bin`` holds the state after entries ``0..n-1``; it is
   written to a temporary file, fsynced and renamed, so a crash mid-write leaves the older
   snapshot intact.  Segment ``journal-<s>.log`` holds entries from ``s`` on; a segment is
@@ -55,6 +57,7 @@ class Journal:
         self.fsync = fsync
         self.next_index = 0
         self._buffer: list[bytes] = []
+        self._unsynced = False  # written since the last fdatasync
         self._file: int | None = None
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -125,18 +128,20 @@ class Journal:
     def pending(self) -> int:
         return len(self._buffer)
 
-    def commit(self) -> None:
-        if not self._buffer:
-            return
-        assert self._file is not None, "recover() opens the journal"
-        data = b"".join(self._buffer)
-        self.next_index += len(self._buffer)
-        self._buffer.clear()
-        written = os.write(self._file, data)
-        while written < len(data):
-            written += os.write(self._file, data[written:])
-        if self.fsync:
+    def commit(self, sync: bool = True) -> None:
+        if self._buffer:
+            assert self._file is not None, "recover() opens the journal"
+            data = b"".join(self._buffer)
+            self.next_index += len(self._buffer)
+            self._buffer.clear()
+            written = os.write(self._file, data)
+            while written < len(data):
+                written += os.write(self._file, data[written:])
+            self._unsynced = True
+        if sync and self._unsynced and self.fsync:
+            assert self._file is not None
             os.fdatasync(self._file)
+            self._unsynced = False
 
     def snapshot(self, state: bytes) -> None:
         """Write a snapshot of the state after every committed entry, then drop what it

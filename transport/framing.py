@@ -92,7 +92,6 @@ def unpack_rid(frame: bytes) -> int | None:
 # which costs more than the send itself for small messages; plain ints avoid it.
 _SNDMORE = int(zmq.SNDMORE)
 _NOBLOCK = int(zmq.NOBLOCK)
-_RCVMORE = int(zmq.RCVMORE)
 
 
 def send_frames(socket: zmq.Socket[bytes], frames: tuple[bytes, ...]) -> None:
@@ -105,8 +104,12 @@ def send_frames(socket: zmq.Socket[bytes], frames: tuple[bytes, ...]) -> None:
 
 def recv_frames_nowait(socket: zmq.Socket[bytes]) -> list[bytes]:
     """Receive one whole multipart message; raises zmq.Again when none is waiting."""
+    # A frame object knows whether more follow; asking the socket (RCVMORE) costs more
+    # than the receive itself.
     recv = socket.recv
-    frames = [recv(_NOBLOCK)]
-    while socket.getsockopt(_RCVMORE):
-        frames.append(recv(_NOBLOCK))
+    frame = recv(_NOBLOCK, copy=False)
+    frames = [frame.bytes]
+    while frame.more:
+        frame = recv(_NOBLOCK, copy=False)
+        frames.append(frame.bytes)
     return frames

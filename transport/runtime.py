@@ -9,6 +9,8 @@ Invariants:
   exception, ``Outbox.reply_settled``, is for replies whose every cause is already on
   disk elsewhere (a request journaled in an earlier turn and a peer's journaled answer
   that the peer resends until told it was applied), so they go out before the commit.
+  An actor's ``commit`` sees the outbox, so it may skip the wait for the disk when
+  nothing in it depends on this turn's records (actors/durable.py says when).
 - A frame that is not ours is dropped with a log line (the actor answers undecodable
   bodies itself, when they have a return address); it never stops the loop.  An
   exception out of the actor is a bug: the loop logs it, calls ``on_failure`` and stops
@@ -116,8 +118,9 @@ class Actor(ABC):
     @abstractmethod
     def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None: ...
 
-    def commit(self) -> None:
-        """Make this turn's commands durable; called before anything is sent."""
+    def commit(self, out: Outbox) -> None:
+        """Make this turn's commands durable; called before ``out`` is sent (the actor may
+        leave them to a later commit when nothing in ``out`` depends on them)."""
 
     def on_idle(self, now: int, out: Outbox) -> None:
         """Called when no message came for ``POLL_MS``."""
@@ -243,7 +246,7 @@ class Runtime:
             raise
         if not ready:
             self.actor.on_idle(now_ms(), out)
-            self.actor.commit()
+            self.actor.commit(out)
             self._flush(out)
             return
         batch = self._read_batch(ready)
@@ -254,7 +257,7 @@ class Runtime:
         if out.settled:
             self._send_replies(out.settled)
             out.settled.clear()
-        self.actor.commit()
+        self.actor.commit(out)
         committed = time.perf_counter()
         self._flush(out)
         if batch:

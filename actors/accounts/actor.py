@@ -8,6 +8,11 @@ Invariants:
 - Everything the ledger produces in a turn is sent after the runtime's commit, except
   the replies that engine reports complete: those leave before it (see the ledger's
   ``LedgerOutput.settled``), which saves the client one fsync.
+- A turn that sends no reply and no engine request (only reports came in) writes its
+  records without waiting for the disk: the engine keeps every report until a Sync,
+  sent only after a syncing commit, says it was applied, so a crash loses nothing the
+  engine would not send again, and the events such a turn publishes are published
+  again, the same, when the reports are applied again.
 - Catching up: every ``SYNC_MS`` the shard tells each engine how far it applied its
   reports (the engine resends what came after) and resends each request that has gone
   unanswered for a whole period (the engine ignores numbers it already applied).  So a
@@ -88,6 +93,9 @@ class AccountsActor(DurableActor):
 
     def on_idle(self, now: int, out: Outbox) -> None:
         self._maybe_sync(now, out)
+
+    def must_sync(self, out: Outbox) -> bool:
+        return bool(out.replies or out.sends)
 
     def _send(self, produced: LedgerOutput, traces: list[bytes], out: Outbox) -> None:
         encode = self._encoder.encode

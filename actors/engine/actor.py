@@ -7,8 +7,11 @@ Invariants:
   refused until the missing ones arrive.
 - Every request's outcome goes back to the shard that sent it, even when empty, and every
   event about a user goes to that user's shard, numbered per shard.
-- Every report stays retained until its shard says (Sync) it applied it, and is resent
-  on request; retained reports are part of the snapshot, so a restart loses none.
+- Every report stays retained until its shard says (Sync) it applied it; retained
+  reports are part of the snapshot, so a restart loses none.  A Sync gets back the
+  reports the shard has not applied that were already retained at its previous Sync: a
+  report younger than one Sync period is likely still on its way, and resending it
+  would only make a busy shard decode it twice.
 - Each turn publishes at most one MarketEvents message on ``book.<market>`` (and the
   trades again on ``trade.<market>``), so the market's sequence numbers reach subscribers
   contiguous and in order.
@@ -17,6 +20,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 
 import msgspec
@@ -80,6 +84,9 @@ class EngineActor(DurableActor):
         self._public: list[LevelChanged | PublicTrade] = []
         # Replay rebuilds state only: nothing is published or encoded for sending.
         self._replaying = False
+        # Per shard, the newest report retained at its last Sync (not state: it only
+        # decides what a Sync resends, and after a restart the next Sync sets it again).
+        self._synced_mark: dict[int, int] = {}
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
@@ -173,12 +180,16 @@ class EngineActor(DurableActor):
         retained = self.retained.get(request.shard)
         if not retained:
             return False
-        applied = [seq for seq in retained if seq <= request.applied]
+        applied = list(itertools.takewhile(lambda seq: seq <= request.applied, retained))
         for seq in applied:
             del retained[seq]
-        identity = shard_identity(request.shard)
-        for report in retained.values():
+        mark = self._synced_mark.get(request.shard, 0)
+        identity = self._identities[request.shard]
+        for seq, report in retained.items():
+            if seq > mark:
+                break
             out.reply(ROUTER, identity, 0, self._encoder.encode(report))
+        self._synced_mark[request.shard] = next(reversed(retained), 0)
         return bool(applied)
 
     def _route(
