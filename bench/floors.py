@@ -9,7 +9,8 @@ so this measures both, with nothing of Bourse in the way:
 1. Commit: a 200-byte append to a file in ``--folder`` (default: ``$BOURSE_DATA_DIR`` or
    ``./data``, where the journals live) followed by ``fdatasync``, one at a time, alone
    and with three writers at once (an order's shard and engine commit concurrently with
-   other actors' commits).
+   other actors' commits); and the CPU a commit costs the process that makes it (on a
+   virtual disk the flush is not free: it is paid again at every journal commit).
 2. Round trip: a pyzmq DEALER in this process and a ROUTER echo in another, one message
    in flight, over tcp on 127.0.0.1, paced at ``--pace-us`` between requests like a
    light load; the CPU both processes spend per round trip (from /proc).
@@ -165,9 +166,12 @@ def main() -> None:
     Path(args.folder).mkdir(parents=True, exist_ok=True)
     pace_s = args.pace_us / 1e6
 
+    cpu_before = time.process_time()
     alone = describe(
         "append + fdatasync, one writer", commit_latencies(args.folder, args.count, pace_s)
     )
+    commit_cpu = (time.process_time() - cpu_before) / args.count
+    print(f"{'CPU per commit':34s} {commit_cpu * 1e6:.0f} us")
     three = describe(
         "append + fdatasync, three writers",
         concurrent_commit_latencies(args.folder, args.count // 2, pace_s),
@@ -185,7 +189,9 @@ def main() -> None:
                 "bench": "floors",
                 "commit_p50_us": alone["p50_us"],
                 "commit_concurrent_p50_us": three["p50_us"],
+                "commit_cpu_us": round(commit_cpu * 1e6, 1),
                 "round_trip_p50_us": trip["p50_us"],
+                "round_trip_cpu_us": round((echo_cpu + client_cpu) * 1e6, 1),
                 "order_floor_p50_us": round(floor, 1),
             }
         )

@@ -289,7 +289,7 @@ def summary(result: PhaseResult) -> dict[str, float]:
 def run(args: argparse.Namespace) -> list[PhaseResult]:
     with (
         tempfile.TemporaryDirectory() as folder,
-        cluster(Path(folder), busy_poll_us=args.busy_poll_us) as running,
+        cluster(Path(folder), fsync=args.fsync, busy_poll_us=args.busy_poll_us) as running,
     ):
         base = start_exchange(running)
         keys = make_users(base, args.users)
@@ -325,6 +325,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fixed request rates, comma separated (default 500,2000)",
     )
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--fsync",
+        choices=("batch", "none"),
+        default="batch",
+        help="the journals' fsync (batch: durable acks, as the targets assume)",
+    )
     parser.add_argument(
         "--busy-poll-us", type=int, default=0, help="the actors' busy_poll_us (configs/*.toml)"
     )
