@@ -28,17 +28,15 @@ import zmq
 from transport.framing import (
     BATCH,
     Envelope,
-    chunks,
-    pack_envelopes,
-    pack_rid,
+    messages,
     recv_frames_nowait,
+    send_frames,
     unpack_envelopes,
     unpack_rid,
     valid_trace,
 )
 
-_SEND_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
-_SEND_LAST = int(zmq.NOBLOCK)
+_NOBLOCK = int(zmq.NOBLOCK)
 _POLLIN = int(zmq.POLLIN)
 _EVENTS = int(zmq.EVENTS)
 
@@ -122,18 +120,8 @@ class DealerClient:
         self._outgoing = []
         socket = self._socket
         try:
-            if len(outgoing) == 1:
-                envelope = outgoing[0]
-                socket.send(pack_rid(envelope.rid), _SEND_MORE)
-                if envelope.trace:
-                    socket.send(envelope.body, _SEND_MORE)
-                    socket.send(envelope.trace, _SEND_LAST)
-                else:
-                    socket.send(envelope.body, _SEND_LAST)
-            else:
-                for chunk in chunks(outgoing):
-                    socket.send(BATCH, _SEND_MORE)
-                    socket.send(pack_envelopes(chunk), _SEND_LAST)
+            for frames, _ in messages(outgoing):
+                send_frames(socket, frames, _NOBLOCK)
         except zmq.Again:
             # ZMQ_IMMEDIATE: no peer is connected, so nothing was queued for one.
             self._fail(outgoing, Unavailable(self.name, f"{self.name} is not reachable"))

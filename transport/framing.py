@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated
 
 import msgspec
@@ -69,6 +69,21 @@ def chunks(envelopes: list[Envelope]) -> Iterable[list[Envelope]]:
         yield envelopes[start : start + MAX_ENVELOPES]
 
 
+def messages(envelopes: list[Envelope]) -> Iterator[tuple[tuple[bytes, ...], list[Envelope]]]:
+    """The messages (frames after any identity, and the envelopes each carries) that take
+    ``envelopes`` to one peer: the plain form for a single one, else envelopes."""
+    if len(envelopes) == 1:
+        envelope = envelopes[0]
+        rid = pack_rid(envelope.rid)
+        if envelope.trace:
+            yield (rid, envelope.body, envelope.trace), envelopes
+        else:
+            yield (rid, envelope.body), envelopes
+        return
+    for chunk in chunks(envelopes):
+        yield (BATCH, pack_envelopes(chunk)), chunk
+
+
 def pack_rid(rid: int) -> bytes:
     return _RID.pack(rid)
 
@@ -94,12 +109,14 @@ _SNDMORE = int(zmq.SNDMORE)
 _NOBLOCK = int(zmq.NOBLOCK)
 
 
-def send_frames(socket: zmq.Socket[bytes], frames: tuple[bytes, ...]) -> None:
-    """Send a multipart message (blocking on a full high-water mark like send_multipart)."""
+def send_frames(socket: zmq.Socket[bytes], frames: tuple[bytes, ...], flags: int = 0) -> None:
+    """Send a multipart message (blocking on a full high-water mark like send_multipart,
+    unless ``flags`` has NOBLOCK)."""
     send = socket.send
+    more = _SNDMORE | flags
     for frame in frames[:-1]:
-        send(frame, _SNDMORE)
-    send(frames[-1])
+        send(frame, more)
+    send(frames[-1], flags)
 
 
 def recv_frames_nowait(socket: zmq.Socket[bytes]) -> list[bytes]:

@@ -34,6 +34,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import TypeVar
 
 import msgspec
 import zmq
@@ -44,9 +45,7 @@ from bourse.metrics import ActorMetrics
 from transport.framing import (
     BATCH,
     Envelope,
-    chunks,
-    pack_envelopes,
-    pack_rid,
+    messages,
     recv_frames_nowait,
     send_frames,
     unpack_envelopes,
@@ -56,6 +55,7 @@ from transport.framing import (
 from transport.pubsub import PUB_HWM, Publisher
 
 log = logging.getLogger("runtime")
+K = TypeVar("K")
 
 MAX_BATCH = 1024
 POLL_MS = 100
@@ -287,60 +287,28 @@ class Runtime:
         return batch
 
     def _send_replies(self, replies: list[tuple[str, bytes, int, bytes]]) -> None:
-        if len(replies) == 1:
-            name, peer, rid, body = replies[0]
-            self._send_to_peer(name, peer, (peer, pack_rid(rid), body), [Envelope(rid, body)])
-            return
         by_peer: dict[tuple[str, bytes], list[Envelope]] = {}
         for name, peer, rid, body in replies:
-            envelope = Envelope(rid, body)
-            group = by_peer.get((name, peer))
-            if group is None:
-                by_peer[name, peer] = [envelope]
-            else:
-                group.append(envelope)
+            _add(by_peer, (name, peer), Envelope(rid, body))
         for (name, peer), envelopes in by_peer.items():
-            if len(envelopes) == 1:
-                envelope = envelopes[0]
-                self._send_to_peer(
-                    name, peer, (peer, pack_rid(envelope.rid), envelope.body), envelopes
-                )
-                continue
-            for chunk in chunks(envelopes):
-                self._send_to_peer(name, peer, (peer, BATCH, pack_envelopes(chunk)), chunk)
-
-    def _send_to_peer(
-        self, name: str, peer: bytes, frames: tuple[bytes, ...], carried: list[Envelope]
-    ) -> None:
-        try:
-            send_frames(self._inputs[name], frames)
-        except zmq.ZMQError as error:
-            if error.errno != zmq.EHOSTUNREACH:
-                raise
-            for envelope in carried:
-                self.actor.on_undeliverable(name, peer, envelope.rid, envelope.body)
+            socket = self._inputs[name]
+            for frames, carried in messages(envelopes):
+                try:
+                    send_frames(socket, (peer, *frames))
+                except zmq.ZMQError as error:
+                    if error.errno != zmq.EHOSTUNREACH:
+                        raise
+                    for envelope in carried:
+                        self.actor.on_undeliverable(name, peer, envelope.rid, envelope.body)
 
     def _send_requests(self, sends: list[tuple[str, int, bytes, bytes]]) -> None:
         by_socket: dict[str, list[Envelope]] = {}
         for name, rid, body, trace in sends:
-            envelope = Envelope(rid, body, trace)
-            group = by_socket.get(name)
-            if group is None:
-                by_socket[name] = [envelope]
-            else:
-                group.append(envelope)
+            _add(by_socket, name, Envelope(rid, body, trace))
         for name, envelopes in by_socket.items():
             socket = self._inputs[name]
-            if len(envelopes) == 1:
-                envelope = envelopes[0]
-                rid_frame = pack_rid(envelope.rid)
-                if envelope.trace:
-                    send_frames(socket, (rid_frame, envelope.body, envelope.trace))
-                else:
-                    send_frames(socket, (rid_frame, envelope.body))
-                continue
-            for chunk in chunks(envelopes):
-                send_frames(socket, (BATCH, pack_envelopes(chunk)))
+            for frames, _ in messages(envelopes):
+                send_frames(socket, frames)
 
     def _flush(self, out: Outbox) -> None:
         if out.settled:
@@ -355,6 +323,14 @@ class Runtime:
             for topic, body in out.publications:
                 publisher.publish(topic, body)
         out.clear()
+
+
+def _add(groups: dict[K, list[Envelope]], key: K, envelope: Envelope) -> None:
+    group = groups.get(key)
+    if group is None:
+        groups[key] = [envelope]
+    else:
+        group.append(envelope)
 
 
 def _parse(name: str, is_router: bool, frames: list[bytes], into: list[Inbound]) -> bool:

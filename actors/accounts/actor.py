@@ -14,7 +14,8 @@ Invariants:
   engine would not send again, and the events such a turn publishes are published
   again, the same, when the reports are applied again.
 - Catching up: every ``SYNC_MS`` the shard tells each engine how far it applied its
-  reports (the engine resends what came after) and resends each request that has gone
+  reports (the engine resends what came after and was already kept at the previous
+  Sync) and resends each request that has gone
   unanswered for a whole period (the engine ignores numbers it already applied).  So a
   restart of either side, or a lost message, heals by sequence number.
 """
