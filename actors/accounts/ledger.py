@@ -11,6 +11,8 @@ Invariants (tests/accounts check them after long random runs):
 - A user's requests see only that user's orders and funds: an order of another user is
   "not found", exactly like an order that does not exist.
 - Each engine report is applied once, in the order of its link sequence number.
+- A read (balances, orders, fills, status, totals) changes nothing, not even the shape of
+  the state: reads are not journaled, so a replay must reach the same bytes without them.
 - A reply that a report completes (``LedgerOutput.settled``) depends only on the request
   and the engine's reports, never on what other requests did to the balances.
 """
@@ -283,7 +285,12 @@ class Ledger:
         return None
 
     def _balances(self, user: User) -> AccountsReply:
-        return BalancesReply([_balance_view(asset, user.balance(asset)) for asset in self.assets])
+        # A read leaves the state as it found it (it is not journaled): no zero balance
+        # is created for an asset the user never held.
+        held = user.balances
+        return BalancesReply(
+            [_balance_view(asset, held.get(asset) or _NOTHING) for asset in self.assets]
+        )
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -789,6 +796,9 @@ class Ledger:
             dict(self.engine_out_seq),
             len(self.pending),
         )
+
+
+_NOTHING = Balance()  # read only: what a user holds of an asset never credited
 
 
 def _everyone(topic: bytes) -> bool:

@@ -59,7 +59,7 @@ class StatusQuery(_Message, tag="status_query", frozen=True):
 
 class Sync(_Message, tag="sync", frozen=True):
     """From a shard: "I applied your reports up to ``applied``": the engine forgets
-    those and resends any after it."""
+    those and resends those after it that it already kept at the shard's last Sync."""
 
     shard: int
     applied: int
