@@ -114,10 +114,9 @@ class DealerClient:
             self._pending.pop(rid, None)
 
     def _send_outgoing(self) -> None:
-        outgoing = self._outgoing
-        if not outgoing:
-            return
-        self._outgoing = []
+        outgoing, self._outgoing = self._outgoing, []
+        if not outgoing or self._loop is None:
+            return  # nothing to send, or closed since: close() failed their futures
         socket = self._socket
         try:
             for frames, _ in messages(outgoing):
@@ -127,6 +126,7 @@ class DealerClient:
             self._fail(outgoing, Unavailable(self.name, f"{self.name} is not reachable"))
         except zmq.ZMQError:
             self._fail(outgoing, Unavailable(self.name, f"{self.name} client closed"))
+            return
         if cast(int, socket.getsockopt(_EVENTS)) & _POLLIN:
             self._drain()
 

@@ -11,7 +11,7 @@ import urllib.request
 
 import msgspec
 import zmq
-from harness import Cluster
+from harness import Cluster, free_ports
 
 from actors.accounts.protocol import (
     AccountsReply,
@@ -122,3 +122,30 @@ def turns_with_more_than_256_messages(actors: Cluster) -> float:
     total = float(values[f"bourse_batch_size_count{actor}}}"])
     small = float(values[f'bourse_batch_size_bucket{actor},le="256.0"}}'])
     return total - small
+
+
+def test_a_request_whose_client_closes_before_it_leaves_fails_cleanly() -> None:
+    errors: list[dict[str, object]] = []
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: errors.append(context))
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        (port,) = free_ports(1)
+        client = DealerClient(context, f"tcp://127.0.0.1:{port}", "nobody", 5.0)
+        try:
+            pending = loop.create_task(client.request(encode(GetStatus())))
+            await asyncio.sleep(0)  # a yield: the request is made, its send not yet run
+            await client.close()
+            try:
+                await pending
+            except Unavailable as error:
+                assert "closed" in str(error)
+            else:
+                raise AssertionError("a request on a closed client must fail")
+            await asyncio.sleep(0)  # the send that was scheduled runs now, and finds it closed
+        finally:
+            context.destroy(linger=0)
+
+    asyncio.run(run())
+    assert errors == [], "nothing may fail inside the event loop's callbacks"
