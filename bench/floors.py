@@ -1,10 +1,11 @@
 """What this machine allows at best: the latency floors under the order path.
 
 An order placed through the actors crosses two request/reply hops (client <-> shard,
-shard <-> engine) and, with ``fsync = "batch"``, waits for two journal commits (the
-shard's before it forwards the order, the engine's before it reports).  Whatever the
-actors do, an order cannot come back faster than two bare round trips plus two commits,
-so this measures both, with nothing of Bourse in the way:
+shard <-> engine, over the local socket when they share a host) and, with
+``fsync = "batch"``, waits for two journal commits (the shard's before it forwards the
+order, the engine's before it reports).  Whatever the actors do, an order cannot come
+back faster than two bare round trips plus two commits, so this measures both, with
+nothing of Bourse in the way:
 
 1. Commit: a 200-byte append to a file in ``--folder`` (default: ``$BOURSE_DATA_DIR`` or
    ``./data``, where the journals live) followed by ``fdatasync``, one at a time, alone
@@ -12,8 +13,9 @@ so this measures both, with nothing of Bourse in the way:
    other actors' commits); and the CPU a commit costs the process that makes it (on a
    virtual disk the flush is not free: it is paid again at every journal commit).
 2. Round trip: a pyzmq DEALER in this process and a ROUTER echo in another, one message
-   in flight, over tcp on 127.0.0.1, paced at ``--pace-us`` between requests like a
-   light load; the CPU both processes spend per round trip (from /proc).
+   in flight, over tcp on 127.0.0.1 and then over a local socket (the abstract-namespace
+   Unix socket processes of one host use), paced at ``--pace-us`` between requests like
+   a light load; the CPU both processes spend per round trip (from /proc).
 
 Last line: one JSON object.
 """
@@ -93,10 +95,11 @@ def _echo(endpoint: str) -> None:
             router.send_multipart(frames)
 
 
-def round_trips(count: int, pace_s: float) -> tuple[list[float], float, float]:
-    """Sorted round-trip times, and CPU seconds per round trip: echo side, client side."""
+def round_trips(count: int, pace_s: float, local: bool) -> tuple[list[float], float, float]:
+    """Sorted round-trip times, and CPU seconds per round trip: echo side, client side;
+    over tcp, or over a local socket like processes of the same host."""
     with socket_port() as port:
-        endpoint = f"tcp://127.0.0.1:{port}"
+        endpoint = f"ipc://@bourse-floors-{port}" if local else f"tcp://127.0.0.1:{port}"
     context = multiprocessing.get_context("spawn")
     echo = context.Process(target=_echo, args=(endpoint,), daemon=True)
     echo.start()
@@ -176,12 +179,19 @@ def main() -> None:
         "append + fdatasync, three writers",
         concurrent_commit_latencies(args.folder, args.count // 2, pace_s),
     )
-    latencies, echo_cpu, client_cpu = round_trips(args.count, pace_s)
-    trip = describe("DEALER-ROUTER round trip", latencies)
+    latencies, echo_cpu, client_cpu = round_trips(args.count, pace_s, local=False)
+    trip = describe("DEALER-ROUTER round trip, tcp", latencies)
     print(
         f"{'CPU per round trip':34s} echo {echo_cpu * 1e6:.0f} us, client {client_cpu * 1e6:.0f} us"
     )
-    floor = 2 * trip["p50_us"] + 2 * three["p50_us"]
+    local_latencies, local_echo_cpu, local_client_cpu = round_trips(args.count, pace_s, local=True)
+    local_trip = describe("the same, local socket", local_latencies)
+    print(
+        f"{'CPU per round trip':34s} echo {local_echo_cpu * 1e6:.0f} us, "
+        f"client {local_client_cpu * 1e6:.0f} us"
+    )
+    # The actors of one host reach each other through the local socket.
+    floor = 2 * local_trip["p50_us"] + 2 * three["p50_us"]
     print(f"{'order floor (2 trips + 2 commits)':34s} p50 {floor:8.1f} us")
     print(
         json.dumps(
@@ -192,6 +202,8 @@ def main() -> None:
                 "commit_cpu_us": round(commit_cpu * 1e6, 1),
                 "round_trip_p50_us": trip["p50_us"],
                 "round_trip_cpu_us": round((echo_cpu + client_cpu) * 1e6, 1),
+                "local_round_trip_p50_us": local_trip["p50_us"],
+                "local_round_trip_cpu_us": round((local_echo_cpu + local_client_cpu) * 1e6, 1),
                 "order_floor_p50_us": round(floor, 1),
             }
         )

@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from bourse.config import Config, ConfigError, load_config
+from bourse.config import Config, ConfigError, load_config, run_on_host
 from bourse.logs import setup_logging
 
 DEFAULT_CONFIG = "configs/local.toml"
@@ -73,6 +73,7 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             return 2
         from actors.engine.actor import EngineActor
 
+        run_on_host(config.engines[args.market].router.host)
         setup_logging(f"engine-{args.market}")
         return _run_actor(EngineActor(config, args.market), config)
     if process == "accounts":
@@ -81,9 +82,11 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             return 2
         from actors.accounts.actor import AccountsActor
 
+        run_on_host(config.shards[args.shard].router.host)
         setup_logging(f"accounts-{args.shard}")
         return _run_actor(AccountsActor(config, args.shard), config)
     if process in ("gateway", "feed"):
+        run_on_host(config.gateway.host if process == "gateway" else config.feed_router.host)
         setup_logging(process)
         return _serve(f"{process}.serve", config)
     print(

@@ -6,6 +6,9 @@ Invariants:
   its tick and lot sit on the assets' precision, ``tick * lot`` is a whole number of quote
   units, every process sits on a declared host, and no two processes share an endpoint.
 - Errors surface at start-up as :class:`ConfigError`, never later.
+- A ZeroMQ endpoint listens on tcp and on a local socket; a process that knows its host
+  (``run_on_host``) reaches the processes of the same host through the local socket and
+  every other one through tcp.  Tools and tests that say nothing use tcp.
 """
 
 from __future__ import annotations
@@ -114,6 +117,16 @@ class ConfigFile(_Section, kw_only=True, frozen=True):
     feed: FeedSection
 
 
+LOCAL_HOST_ENV = "BOURSE_LOCAL_HOST"
+
+
+def run_on_host(host: str) -> None:
+    """Say which of the config's hosts this process runs on (inherited by its children,
+    such as gateway workers): its ZeroMQ links to processes on the same host then go
+    over a local socket instead of tcp."""
+    os.environ[LOCAL_HOST_ENV] = host
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     host: str
@@ -122,11 +135,30 @@ class Endpoint:
 
     @property
     def connect(self) -> str:
-        return f"tcp://{self.address}:{self.port}"
+        """Where to reach it: a local socket from a process of the same host, else tcp."""
+        if os.environ.get(LOCAL_HOST_ENV) == self.host:
+            return self.local
+        return self.tcp
 
     @property
     def bind(self) -> str:
+        return self.tcp
+
+    @property
+    def binds(self) -> tuple[str, str]:
+        """Every address a process listens on: tcp for other hosts and tools, the local
+        socket for its own host's processes."""
+        return (self.tcp, self.local)
+
+    @property
+    def tcp(self) -> str:
         return f"tcp://{self.address}:{self.port}"
+
+    @property
+    def local(self) -> str:
+        # Linux's abstract namespace: no file to create, clean up or keep short; named
+        # by the tcp address, so it is unique wherever the tcp one is.
+        return f"ipc://@bourse-{self.address}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ class QueryServer:
     def __init__(
         self,
         context: zmq.asyncio.Context,
-        endpoint: str,
+        endpoints: tuple[str, ...],
         markets: Mapping[str, MarketData],
         store: FeedStore,
         subscribers: Callable[[], int],
@@ -61,7 +61,8 @@ class QueryServer:
         self._subscribers = subscribers
         self._socket = context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.bind(endpoint)
+        for endpoint in endpoints:
+            self._socket.bind(endpoint)
         self._decode = msgspec.msgpack.Decoder(FeedQuery).decode
         self._encode = msgspec.msgpack.Encoder().encode
 

@@ -66,7 +66,7 @@ class FeedServer:
             market.restore()
         queries = QueryServer(
             self.context,
-            self.config.feed_router.bind,
+            self.config.feed_router.binds,
             self.markets,
             self.store,
             lambda: self.hub.open_sessions,

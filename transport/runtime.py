@@ -154,13 +154,14 @@ class Runtime:
 
     # --- sockets, created by the actor's setup ------------------------------------------
 
-    def bind_router(self, name: str, endpoint: str) -> None:
+    def bind_router(self, name: str, *endpoints: str) -> None:
         socket = self.context.socket(zmq.ROUTER)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         socket.setsockopt(zmq.SNDHWM, ROUTER_HWM)
         socket.setsockopt(zmq.RCVHWM, ROUTER_HWM)
-        socket.bind(endpoint)
+        for endpoint in endpoints:
+            socket.bind(endpoint)
         self._add_input(name, socket)
         self._routers.add(name)
 
@@ -173,13 +174,14 @@ class Runtime:
         socket.connect(endpoint)
         self._add_input(name, socket)
 
-    def bind_pub(self, endpoint: str, learn_subscriptions: bool = False) -> Publisher:
+    def bind_pub(self, *endpoints: str, learn_subscriptions: bool = False) -> Publisher:
         """A PUB socket; with ``learn_subscriptions`` an XPUB whose publisher knows which
         topics have subscribers (for streams where most topics have none)."""
         socket = self.context.socket(zmq.XPUB if learn_subscriptions else zmq.PUB)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.SNDHWM, PUB_HWM)
-        socket.bind(endpoint)
+        for endpoint in endpoints:
+            socket.bind(endpoint)
         self._publisher = Publisher(socket)
         if learn_subscriptions:
             self._poller.register(socket, zmq.POLLIN)

@@ -70,8 +70,8 @@ class AccountsActor(DurableActor):
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
-        runtime.bind_router(ROUTER, self.process.router.bind)
-        publisher = runtime.bind_pub(self.process.pub.bind, learn_subscriptions=True)
+        runtime.bind_router(ROUTER, *self.process.router.binds)
+        publisher = runtime.bind_pub(*self.process.pub.binds, learn_subscriptions=True)
         self.ledger.listening = publisher.wants
         self.ledger.anyone_listening = publisher.has_subscribers
         identity = shard_identity(self.ledger.shard)

@@ -90,8 +90,8 @@ class EngineActor(DurableActor):
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
-        runtime.bind_router(ROUTER, self.process.router.bind)
-        runtime.bind_pub(self.process.pub.bind)
+        runtime.bind_router(ROUTER, *self.process.router.binds)
+        runtime.bind_pub(*self.process.pub.binds)
         log.info("engine ready", extra={"fields": {"market": self.engine.market}})
 
     def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
