@@ -4,14 +4,49 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transport.framing import (
+    BATCH,
     MAX_ENVELOPES,
+    MAX_TRACE,
     Envelope,
     chunks,
+    messages,
     pack_envelopes,
     unpack_envelopes,
+    unpack_rid,
 )
+
+envelopes = st.lists(
+    st.builds(
+        Envelope,
+        st.integers(0, 2**64 - 1),
+        st.binary(max_size=64),
+        st.text(
+            alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=MAX_TRACE
+        ).map(str.encode),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(envelopes)
+def test_the_messages_for_a_peer_carry_every_envelope_in_order(sent: list[Envelope]) -> None:
+    received: list[Envelope] = []
+    for frames, carried in messages(sent):
+        if frames[0] == BATCH:
+            assert len(frames) == 2
+            unpacked = unpack_envelopes(frames[1])
+        else:  # the plain form, for a single envelope
+            rid = unpack_rid(frames[0])
+            assert rid is not None
+            unpacked = [Envelope(rid, frames[1], frames[2] if len(frames) == 3 else b"")]
+        assert unpacked == carried
+        received.extend(unpacked)
+    assert received == sent
 
 
 def test_envelopes_come_back_as_they_went_in_with_and_without_a_trace() -> None:
