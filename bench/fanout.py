@@ -84,6 +84,7 @@ from actors.engine.protocol import (
     StatusQuery,
     book_topic,
 )
+from bench.proc import cpu_seconds
 from bourse.config import load_config
 from feed.protocol import FeedReply, FeedStatus, FeedStatusQuery
 from tests.harness import ActorClient, Cluster, cluster
@@ -342,11 +343,6 @@ def _client_frame(opcode: int, payload: bytes) -> bytes:
 
 
 # --- measurements ---------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_seconds() -> float:

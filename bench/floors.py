@@ -31,17 +31,13 @@ import time
 from pathlib import Path
 
 import zmq
+from proc import cpu_seconds  # this script's folder leads sys.path
 
 PAYLOAD = b"x" * 200
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def commit_latencies(folder: str, count: int, pace_s: float) -> list[float]:

@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import random
 import sys
 import tempfile
@@ -50,6 +49,7 @@ sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolv
 import httpx  # noqa: E402
 import msgspec  # noqa: E402
 
+from bench.proc import cpu_seconds  # noqa: E402
 from tests.harness import Cluster, cluster  # noqa: E402
 
 MARKETS = {"BTC-USDT": ("1000", "2000", "0.01"), "ETH-USDT": ("100", "200", "0.1")}
@@ -212,12 +212,6 @@ def client_process(port: int, keys: list[str], args: argparse.Namespace, out: Co
 
     out.send(uvloop.run(client_main(port, keys, args, out)))
     out.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:

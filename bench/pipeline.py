@@ -76,6 +76,7 @@ from actors.accounts.protocol import (
 )
 from actors.engine.messages import Side, TimeInForce
 from actors.engine.protocol import EngineOutbound, EngineStatus, StatusQuery
+from bench.proc import cpu_seconds
 from tests.harness import Cluster, cluster
 from transport.client import DealerClient, RequestError, Unavailable
 
@@ -415,12 +416,6 @@ class Clients:
                 process.join(5)
         for conn in self.conns:
             conn.close()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_seconds() -> float:

@@ -73,8 +73,9 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             return 2
         from actors.engine.actor import EngineActor
 
-        run_on_host(config.engines[args.market].router.host)
-        setup_logging(f"engine-{args.market}")
+        engine = config.engines[args.market]
+        run_on_host(engine.router.host)
+        setup_logging(engine.name)
         return _run_actor(EngineActor(config, args.market), config)
     if process == "accounts":
         if args.shard is None or not 0 <= args.shard < len(config.shards):
@@ -82,8 +83,9 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             return 2
         from actors.accounts.actor import AccountsActor
 
-        run_on_host(config.shards[args.shard].router.host)
-        setup_logging(f"accounts-{args.shard}")
+        shard = config.shards[args.shard]
+        run_on_host(shard.router.host)
+        setup_logging(shard.name)
         return _run_actor(AccountsActor(config, args.shard), config)
     if process in ("gateway", "feed"):
         run_on_host(config.gateway.host if process == "gateway" else config.feed_router.host)

@@ -141,10 +141,6 @@ class Endpoint:
         return self.tcp
 
     @property
-    def bind(self) -> str:
-        return self.tcp
-
-    @property
     def binds(self) -> tuple[str, str]:
         """Every address a process listens on: tcp for other hosts and tools, the local
         socket for its own host's processes."""

@@ -32,10 +32,6 @@ def make_order_id(shard: int, number: int) -> int:
     return (shard << ORDER_SHIFT) | number
 
 
-def shard_of_order(order_id: int) -> int:
-    return order_id >> ORDER_SHIFT
-
-
 def new_secret() -> str:
     return secrets.token_urlsafe(24)
 

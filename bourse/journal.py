@@ -124,10 +124,6 @@ class Journal:
     def append(self, payload: bytes) -> None:
         self._buffer.append(frame(payload))
 
-    @property
-    def pending(self) -> int:
-        return len(self._buffer)
-
     def commit(self, sync: bool = True) -> None:
         if self._buffer:
             assert self._file is not None, "recover() opens the journal"

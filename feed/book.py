@@ -101,13 +101,6 @@ class L2Book:
     def __len__(self) -> int:
         return len(self._bids) + len(self._asks)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, L2Book):
-            return NotImplemented
-        return dict(self._bids) == dict(other._bids) and dict(self._asks) == dict(other._asks)
-
-    __hash__ = None  # type: ignore[assignment]
-
 
 @dataclass(slots=True)
 class Step:
@@ -126,7 +119,6 @@ class BookSync:
         self.book = L2Book()
         self.live = False
         self.fetching = False
-        self.resyncs = 0
         self._buffer: deque[PublicEvent] = deque(maxlen=MAX_BUFFERED_EVENTS)
 
     def start(self) -> Step:
@@ -174,7 +166,6 @@ class BookSync:
                 book.set(event.side, event.price, event.total)
         self.book = book
         self.live = True
-        self.resyncs += 1
         return Step(reset=True)
 
     def force_resync(self) -> Step:

@@ -41,10 +41,6 @@ class DepthChannel:
         self._pending_seq = 0
         self._snapshot: Frame | None = None
 
-    @property
-    def has_pending(self) -> bool:
-        return bool(self._pending)
-
     def add(self, changes: list[LevelChanged], seq: int) -> bool:
         """Record applied changes up to engine ``seq``; True when a window just opened."""
         if not self.ready:

@@ -62,7 +62,6 @@ class Hub:
         self._subs: dict[Key, set[Session]] = {}
         self._on_first = on_first
         self._on_last = on_last
-        self.delivered = 0
         self.slow_closed = 0
 
     def join(self, session: Session) -> None:
@@ -96,16 +95,10 @@ class Hub:
     def has_subscribers(self, key: Key) -> bool:
         return key in self._subs
 
-    def subscribers(self, key: Key) -> int:
-        subs = self._subs.get(key)
-        return len(subs) if subs else 0
-
     def send(self, session: Session, data: bytes | Frame) -> None:
         """One message to one session (acks, snapshots), with the same slow-consumer rule."""
         if not session.out.push(data if isinstance(data, Frame) else Frame(data)):
             self.drop_slow(session)
-        else:
-            self.delivered += 1
 
     def publish(self, key: Key, data: bytes | Frame) -> int:
         """``data`` to every subscriber of ``key``; the number it was handed to."""
@@ -125,7 +118,6 @@ class Hub:
         if slow is not None:
             for session in slow:
                 self.drop_slow(session)
-        self.delivered += count
         return count
 
     def drop_slow(self, session: Session) -> None:

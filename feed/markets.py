@@ -18,13 +18,13 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
 import msgspec
 
 from actors.engine.protocol import DepthReply, PublicTrade
+from bourse.logs import now_ms
 from bourse.market import Market
 from feed.book import BookSync, PublicEvent, Step
 from feed.candles import MINUTE_MS, WINDOW_MINUTES, Candles, KlineChange
@@ -37,10 +37,6 @@ from feed.wire import kline_push, ticker_push, trade_push
 TICKER_MIN_S = 0.1
 
 _encode = msgspec.json.Encoder().encode
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class MarketData:

@@ -21,7 +21,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from feed.markets import MarketData, now_ms
+from feed.markets import MarketData
 from feed.protocol import (
     FeedError,
     FeedQuery,
@@ -36,7 +36,7 @@ from feed.protocol import (
     TradesReply,
 )
 from feed.store import FeedStore
-from transport.framing import BATCH, pack_rid, unpack_envelopes, unpack_rid
+from transport.framing import pack_rid, unpack_message
 
 log = logging.getLogger("feed")
 
@@ -69,23 +69,17 @@ class QueryServer:
     async def run(self) -> None:
         while True:
             frames = await self._socket.recv_multipart()
-            # [identity, rid, body] plus an optional request id, which the feed does not log
-            if len(frames) not in (3, 4):
-                continue
+            # the identity, then one query or several (a request id is not logged here)
             identity = frames[0]
-            if frames[1] == BATCH and len(frames) == 3:
-                queries = [(e.rid, e.body) for e in unpack_envelopes(frames[2]) or ()]
-            else:
-                rid = unpack_rid(frames[1])
-                queries = [] if rid is None else [(rid, frames[2])]
-            for rid, body in queries:
+            for envelope in unpack_message(frames[1:]) or ():
                 try:
-                    reply = self.answer(body)
+                    reply = self.answer(envelope.body)
                 except Exception:
                     # a query must never take the feed down with it
                     log.exception("query failed")
                     reply = FeedError("INTERNAL", "the query could not be answered")
-                await self._socket.send_multipart((identity, pack_rid(rid), self._encode(reply)))
+                reply_frames = (identity, pack_rid(envelope.rid), self._encode(reply))
+                await self._socket.send_multipart(reply_frames)
 
     def answer(self, body: bytes) -> FeedReply:
         try:
@@ -139,9 +133,8 @@ class QueryServer:
             market = self._market(query.market)
             if isinstance(market, FeedError):
                 return market
-            return TickersReply([market.candles.ticker(now_ms())])
-        now = now_ms()
-        return TickersReply([m.candles.ticker(now) for m in self._markets.values()])
+            return TickersReply([market.ticker()])
+        return TickersReply([m.ticker() for m in self._markets.values()])
 
     def close(self) -> None:
         self._socket.close(linger=0)

@@ -51,6 +51,7 @@ from feed.markets import MarketData
 from feed.ops import PRIVATE_CHANNELS
 from feed.store import FeedStore
 from transport.client import DealerClient, RequestError
+from transport.framing import recv_frames_nowait
 from transport.pubsub import PUB_HWM, GapDetector, parse_published
 
 log = logging.getLogger("feed")
@@ -103,7 +104,6 @@ class BookUpstream:
         self._fetches: dict[str, asyncio.Task[None]] = {}
         self._drops = {int(n) for n in os.environ.get(DROP_ENV, "").split(",") if n.strip()}
         self._frames: dict[bytes, int] = {}
-        self.messages = 0
 
     # --- the book stream ---------------------------------------------------------------
 
@@ -114,7 +114,7 @@ class BookUpstream:
             batch = [await sock.recv_multipart()]
             while len(batch) < BATCH_MAX:
                 try:
-                    batch.append(shadow.recv_multipart(zmq.NOBLOCK))
+                    batch.append(recv_frames_nowait(shadow))
                 except zmq.Again:
                     break
             touched: dict[str, MarketData] = {}
@@ -153,7 +153,6 @@ class BookUpstream:
             return
         if not contiguous:
             log.warning("frame gap", extra={"fields": {"market": market.name, "seq": seq}})
-        self.messages += 1
         market.ingest(message.events, contiguous)
         touched[market.name] = market
 

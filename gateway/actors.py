@@ -22,7 +22,7 @@ import zmq.asyncio
 
 from actors.accounts.protocol import AccountsReply, AccountsRequest, Auth
 from actors.accounts.protocol import ErrorReply as AccountsError
-from actors.engine.protocol import EngineInbound, EngineOutbound
+from actors.engine.protocol import EngineInbound, EngineOutbound, EngineStatus, StatusQuery
 from actors.engine.protocol import ErrorReply as EngineError
 from bourse.config import Config
 from feed.protocol import FeedError, FeedQuery, FeedReply
@@ -33,6 +33,7 @@ from transport.client import DealerClient, Timeout, Unavailable
 R = TypeVar("R")
 
 _FEED_ERROR_STATUS = {"UNKNOWN_MARKET": 400, "INVALID_FIELD": 400}
+PROBE_TIMEOUT_S = 1.0  # a status probe's limit: a market list or a health check stays quick
 
 
 class Actors:
@@ -95,6 +96,15 @@ class Actors:
         if isinstance(reply, EngineError):
             raise ApiError(502, reply.code, reply.message)
         return reply
+
+    @property
+    def probe_timeout_s(self) -> float:
+        return min(PROBE_TIMEOUT_S, self.timeout_s)
+
+    async def engine_status(self, market: str) -> EngineStatus:
+        """The engine's status within the probe timeout (``ApiError`` when it fails)."""
+        reply = await self.engine(market, StatusQuery(), self.probe_timeout_s)
+        return expect(reply, EngineStatus)
 
     async def ask_feed(self, query: FeedQuery, timeout_s: float | None = None) -> FeedReply:
         body = await _call(self.feed, self._encoder.encode(query), timeout_s)

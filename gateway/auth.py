@@ -31,10 +31,14 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     header = connection.headers.get("authorization")
-    if header is None or len(header) <= len(_BEARER) or header[:7].lower() != _BEARER:
+    return None if header is None else parse_bearer(header)
+
+
+def parse_bearer(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` value; None for anything else."""
+    if header[: len(_BEARER)].lower() != _BEARER:
         return None
-    token = header[7:].strip()
-    return token or None
+    return header[len(_BEARER) :].strip() or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,10 +45,6 @@ class ApiError(Exception):
         self.message = message
         self.field = field
 
-    @classmethod
-    def from_amount(cls, error: AmountError) -> ApiError:
-        return cls(400, error.code, error.message, error.field)
-
 
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(400, "INVALID_FIELD", message, field)

@@ -22,6 +22,7 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from gateway.auth import parse_bearer
 from gateway.errors import ErrorBody
 
 _API_PREFIX = "/api/"
@@ -112,9 +113,9 @@ class RateLimitMiddleware:
 def _bucket_key(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == _AUTHORIZATION:
-            text = value.decode("latin-1")
-            if text[:7].lower() == "bearer " and len(text) > 7:
-                return "key:" + text[7:].strip()
+            token = parse_bearer(value.decode("latin-1"))
+            if token is not None:
+                return "key:" + token
             break
     client = scope.get("client")
     return "addr:" + (client[0] if client else "")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import time
 from contextvars import ContextVar
 
@@ -20,11 +19,11 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import httpmetrics
+from transport.framing import valid_trace
 
 log = logging.getLogger("gateway")
 
 HEADER = b"x-request-id"
-_VALID = re.compile(rb"[!-~]{1,64}")
 current: ContextVar[bytes] = ContextVar("request_id", default=b"")
 UNROUTED = "<unrouted>"  # the metrics' path for a request no route took: never the raw path
 _PREFIX = os.urandom(4).hex()
@@ -41,7 +40,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(HEADER, b"")
-        request_id = given if _VALID.fullmatch(given) else made_id()
+        request_id = given if valid_trace(given) else made_id()
         token = current.set(request_id)
         started = time.perf_counter()
         status = 0

@@ -26,13 +26,11 @@ from typing import Any, cast
 import zmq
 
 from transport.framing import (
-    BATCH,
     Envelope,
     messages,
     recv_frames_nowait,
     send_frames,
-    unpack_envelopes,
-    unpack_rid,
+    unpack_message,
     valid_trace,
 )
 
@@ -151,15 +149,7 @@ class DealerClient:
                 return
             except zmq.ZMQError:
                 return  # the socket was closed under us
-            if len(frames) != 2:
-                continue
-            if frames[0] == BATCH:
-                for envelope in unpack_envelopes(frames[1]) or ():
-                    future = pending.get(envelope.rid)
-                    if future is not None and not future.done():
-                        future.set_result(envelope.body)
-                continue
-            rid = unpack_rid(frames[0])
-            future = pending.get(rid) if rid is not None else None
-            if future is not None and not future.done():
-                future.set_result(frames[1])
+            for envelope in unpack_message(frames) or ():
+                future = pending.get(envelope.rid)
+                if future is not None and not future.done():
+                    future.set_result(envelope.body)

@@ -28,7 +28,6 @@ import msgspec
 import zmq
 
 _RID = struct.Struct(">Q")
-NO_REQUEST = 0
 MAX_TRACE = 64
 MAX_ENVELOPES = 4096
 BATCH = b""  # the rid frame that marks a message of envelopes
@@ -61,6 +60,22 @@ def unpack_envelopes(frame: bytes) -> list[Envelope] | None:
         if envelope.trace and not valid_trace(envelope.trace):
             return None
     return envelopes
+
+
+def unpack_message(frames: Sequence[bytes]) -> list[Envelope] | None:
+    """The requests or replies one message carries (its frames after any identity): one
+    in the plain form, several in a message of envelopes; None when it is malformed."""
+    if len(frames) == 2 and frames[0] == BATCH:
+        return unpack_envelopes(frames[1])
+    if not 2 <= len(frames) <= 3:
+        return None
+    rid = unpack_rid(frames[0])
+    if rid is None:
+        return None
+    trace = frames[2] if len(frames) == 3 else b""
+    if trace and not valid_trace(trace):
+        return None
+    return [Envelope(rid, frames[1], trace)]
 
 
 def chunks(envelopes: list[Envelope]) -> Iterable[list[Envelope]]:

@@ -88,6 +88,3 @@ class GapDetector:
         last = self._last.get(topic)
         self._last[topic] = seq
         return last is None or seq == last + 1
-
-    def forget(self, topic: bytes) -> None:
-        self._last.pop(topic, None)

@@ -43,14 +43,11 @@ from bourse.config import Endpoint
 from bourse.logs import now_ms
 from bourse.metrics import ActorMetrics
 from transport.framing import (
-    BATCH,
     Envelope,
     messages,
     recv_frames_nowait,
     send_frames,
-    unpack_envelopes,
-    unpack_rid,
-    valid_trace,
+    unpack_message,
 )
 from transport.pubsub import PUB_HWM, Publisher
 
@@ -246,15 +243,12 @@ class Runtime:
             if error.errno == errno.EINTR:
                 return
             raise
-        if not ready:
-            self.actor.on_idle(now_ms(), out)
-            self.actor.commit(out)
-            self._flush(out)
-            return
-        batch = self._read_batch(ready)
+        batch = self._read_batch(ready) if ready else []
         started = time.perf_counter()
         if batch:
             self.actor.on_batch(batch, now_ms(), out)
+        elif not ready:
+            self.actor.on_idle(now_ms(), out)
         applied = time.perf_counter()
         if out.settled:
             self._send_replies(out.settled)
@@ -339,23 +333,9 @@ def _parse(name: str, is_router: bool, frames: list[bytes], into: list[Inbound])
     """Append the messages ``frames`` carries to ``into``; False when they are malformed."""
     peer = b""
     if is_router:
-        if not 3 <= len(frames) <= 4:
-            return False
-        peer = frames[0]
-        frames = frames[1:]
-    elif not 2 <= len(frames) <= 3:
+        peer, frames = frames[0], frames[1:]
+    envelopes = unpack_message(frames)
+    if envelopes is None:
         return False
-    if frames[0] == BATCH:
-        envelopes = unpack_envelopes(frames[1]) if len(frames) == 2 else None
-        if envelopes is None:
-            return False
-        into.extend(Inbound(name, peer, e.rid, e.body, e.trace) for e in envelopes)
-        return True
-    rid = unpack_rid(frames[0])
-    if rid is None:
-        return False
-    trace = frames[2] if len(frames) == 3 else b""
-    if trace and not valid_trace(trace):
-        return False
-    into.append(Inbound(name, peer, rid, frames[1], trace))
+    into.extend(Inbound(name, peer, e.rid, e.body, e.trace) for e in envelopes)
     return True

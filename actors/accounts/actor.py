@@ -61,7 +61,7 @@ class AccountsActor(DurableActor):
         self.config = config
         self.process = config.shards[shard]
         self.metrics_endpoint = self.process.metrics
-        self.ledger = Ledger(config, shard)
+        self.ledger = _quiet(Ledger(config, shard))
         self._requests = msgspec.msgpack.Decoder(AccountsRequest)
         self._reports = msgspec.msgpack.Decoder(EngineOutbound)
         self._encoder = msgspec.msgpack.Encoder()
@@ -88,7 +88,9 @@ class AccountsActor(DurableActor):
                 self._on_request(message, now, produced, out, debug)
             else:
                 self._on_engine(message, now, produced)
-            traces.extend([message.trace] * (len(produced.engine) - len(traces)))
+            forwarded = len(produced.engine) - len(traces)
+            if forwarded:
+                traces.extend([message.trace] * forwarded)
         self._send(produced, traces, out)
         self._maybe_sync(now, out)
 
@@ -174,7 +176,7 @@ class AccountsActor(DurableActor):
                 if seq > stale:
                     break
                 out.send(socket, 0, self._encoder.encode(request))
-            self._stale[market] = max(unacked, default=0)
+            self._stale[market] = next(reversed(unacked), 0)  # numbered in order
             sync = Sync(ledger.shard, ledger.engine_in_seq[market])
             out.send(socket, 0, self._encoder.encode(sync))
 
@@ -200,7 +202,17 @@ class AccountsActor(DurableActor):
         return self.ledger.snapshot_bytes()
 
     def restore(self, data: bytes) -> None:
-        self.ledger = Ledger.restore(self.config, data)
+        self.ledger = _quiet(Ledger.restore(self.config, data))
 
     def state_hash(self) -> str:
         return self.ledger.state_hash()
+
+
+def _quiet(ledger: Ledger) -> Ledger:
+    """Until ``setup`` connects the publisher, nobody listens: a replay builds no events."""
+    ledger.anyone_listening = _nobody
+    return ledger
+
+
+def _nobody() -> bool:
+    return False

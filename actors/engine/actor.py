@@ -186,7 +186,7 @@ class EngineActor(DurableActor):
         mark = self._synced_mark.get(request.shard, 0)
         identity = self._identities[request.shard]
         for seq, report in retained.items():
-            if seq > mark:
+            if seq > mark or self._replaying:
                 break
             out.reply(ROUTER, identity, 0, self._encoder.encode(report))
         self._synced_mark[request.shard] = next(reversed(retained), 0)
@@ -238,10 +238,10 @@ class EngineActor(DurableActor):
         events = self._public
         self._public = []
         out.publish(book_topic(market), self._encoder.encode(MarketEvents(market, now, events)))
-        trades = [e for e in events if isinstance(e, PublicTrade)]
+        trades: list[LevelChanged | PublicTrade] = [e for e in events if isinstance(e, PublicTrade)]
         if trades:
             out.publish(
-                trade_topic(market), self._encoder.encode(MarketEvents(market, now, list(trades)))
+                trade_topic(market), self._encoder.encode(MarketEvents(market, now, trades))
             )
 
     def _reply(self, out: Outbox, message: Inbound, reply: object) -> None:

@@ -13,7 +13,7 @@ from litestar import get
 from litestar.di import NamedDependency
 
 from actors.engine.protocol import DepthQuery as EngineDepthQuery
-from actors.engine.protocol import DepthReply, EngineStatus, StatusQuery
+from actors.engine.protocol import DepthReply
 from bourse.market import Market, format_fee_rate
 from feed import protocol as feed
 from feed.wire import (
@@ -34,7 +34,6 @@ from gateway.schemas import DepthQuery, KlinesQuery, MarketOut, TickersQuery, Tr
 
 TAGS = ["market data"]
 MarketStatus = Literal["trading", "halted", "unavailable"]
-STATUS_TIMEOUT_S = 1.0
 
 
 @get("/markets", tags=TAGS, summary="Markets and their rules", responses=error_responses())
@@ -45,9 +44,8 @@ async def markets(gw: NamedDependency[Gateway]) -> list[MarketOut]:
 
 
 async def _status(gw: Gateway, market: str) -> MarketStatus:
-    timeout = min(STATUS_TIMEOUT_S, gw.link.timeout_s)
     try:
-        reply = expect(await gw.link.engine(market, StatusQuery(), timeout), EngineStatus)
+        reply = await gw.link.engine_status(market)
     except ApiError:
         return "unavailable"
     return "halted" if reply.halted else "trading"

@@ -14,7 +14,6 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from actors.accounts.protocol import GetStatus, ShardStatus
-from actors.engine.protocol import EngineStatus, StatusQuery
 from feed.protocol import FeedStatus, FeedStatusQuery
 from gateway.actors import expect
 from gateway.context import Gateway
@@ -22,7 +21,6 @@ from gateway.errors import ApiError, error_responses
 from gateway.schemas import EngineHealth, FeedHealth, HealthOut, InfoOut, ShardHealth
 
 TAGS = ["system"]
-HEALTH_TIMEOUT_S = 1.0
 
 
 @get(
@@ -56,9 +54,9 @@ async def info(gw: NamedDependency[Gateway]) -> InfoOut:
     },
 )
 async def health(gw: NamedDependency[Gateway]) -> Response[HealthOut]:
-    timeout = min(HEALTH_TIMEOUT_S, gw.link.timeout_s)
+    timeout = gw.link.probe_timeout_s
     engines, shards, feed = await asyncio.gather(
-        asyncio.gather(*(_engine(gw, market, timeout) for market in gw.config.engines)),
+        asyncio.gather(*(_engine(gw, market) for market in gw.config.engines)),
         asyncio.gather(*(_shard(gw, shard, timeout) for shard in range(len(gw.config.shards)))),
         _feed(gw, timeout),
     )
@@ -67,9 +65,9 @@ async def health(gw: NamedDependency[Gateway]) -> Response[HealthOut]:
     return Response(body, status_code=200 if ok else 503)
 
 
-async def _engine(gw: Gateway, market: str, timeout: float) -> EngineHealth:
+async def _engine(gw: Gateway, market: str) -> EngineHealth:
     try:
-        reply = expect(await gw.link.engine(market, StatusQuery(), timeout), EngineStatus)
+        reply = await gw.link.engine_status(market)
     except ApiError as error:
         return EngineHealth(market=market, up=False, error=error.code)
     return EngineHealth(

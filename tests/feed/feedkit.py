@@ -461,6 +461,19 @@ async def wait_status(
         await asyncio.sleep(0.02)  # the poll's pace
 
 
+async def subscribed_client(
+    port: int, markets: tuple[str, ...] = ("BTC-USDT", "ETH-USDT"), *, trades: bool = True
+) -> FeedClient:
+    """A client subscribed to depth (and trades) of ``markets``, holding every snapshot."""
+    client = await FeedClient.open(port)
+    for market in markets:
+        await client.subscribe("depth", market)
+        if trades:
+            await client.subscribe("trades", market)
+    await client.wait(lambda: all(m in client.depth for m in markets), what="snapshots")
+    return client
+
+
 async def converge(c: Cluster, client: FeedClient, markets: tuple[str, ...]) -> None:
     """Wait until the client's books are exactly the engines' books, seq included."""
     for market in markets:

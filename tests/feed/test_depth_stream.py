@@ -5,21 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from feedkit import FeedClient, Trader, converge, feed_cluster, feed_query
+from feedkit import Trader, converge, feed_cluster, feed_query, subscribed_client
 
 from feed.protocol import FeedStatusQuery, TradesQuery, TradesReply
 
 MARKETS = ("BTC-USDT", "ETH-USDT")
-
-
-async def subscribed_client(port: int, trades: bool = True) -> FeedClient:
-    client = await FeedClient.open(port)
-    for market in MARKETS:
-        await client.subscribe("depth", market)
-        if trades:
-            await client.subscribe("trades", market)
-    await client.wait(lambda: all(m in client.depth for m in MARKETS), what="snapshots")
-    return client
 
 
 async def test_clients_rebuild_the_engine_books_after_a_random_workload(tmp_path: Path) -> None:

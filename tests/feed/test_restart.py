@@ -5,26 +5,24 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from feedkit import FeedClient, Trader, converge, feed_cluster, feed_query, start_feed
+from feedkit import (
+    Trader,
+    converge,
+    feed_cluster,
+    feed_query,
+    start_feed,
+    subscribed_client,
+)
 
 from feed.protocol import KlinesQuery, KlinesReply, TradesQuery, TradesReply
 
 MARKETS = ("BTC-USDT", "ETH-USDT")
 
 
-async def subscribed(port: int) -> FeedClient:
-    client = await FeedClient.open(port)
-    for market in MARKETS:
-        await client.subscribe("depth", market)
-        await client.subscribe("trades", market)
-    await client.wait(lambda: all(m in client.depth for m in MARKETS), what="snapshots")
-    return client
-
-
 async def test_a_killed_feed_comes_back_with_its_history(tmp_path: Path) -> None:
     with feed_cluster(tmp_path) as c:
         port = c.config.feed_ws.port
-        clients = [await subscribed(port) for _ in range(3)]
+        clients = [await subscribed_client(port) for _ in range(3)]
         trader = Trader(c, seed=21)
         try:
             stop = asyncio.Event()
@@ -38,7 +36,7 @@ async def test_a_killed_feed_comes_back_with_its_history(tmp_path: Path) -> None
                 for market in MARKETS
             }
             await asyncio.to_thread(start_feed, c)  # the load keeps going meanwhile
-            clients = [await subscribed(port) for _ in range(3)]
+            clients = [await subscribed_client(port) for _ in range(3)]
             for client in clients:
                 await client.wait(lambda client=client: client.of("trades"), what="new trades")
             stop.set()

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from feedkit import FeedClient, Trader, converge, feed_cluster
+from feedkit import Trader, converge, feed_cluster, subscribed_client
 
 from feed.upstream import DROP_ENV
 
 MARKETS = ("BTC-USDT", "ETH-USDT")
 
 
-async def depth_client(port: int, markets: tuple[str, ...] = MARKETS) -> FeedClient:
-    client = await FeedClient.open(port)
-    for market in markets:
-        await client.subscribe("depth", market)
-    await client.wait(lambda: all(m in client.depth for m in markets), what="snapshots")
-    return client
-
-
 async def test_lost_frames_resync_the_feed_and_resend_snapshots(tmp_path: Path) -> None:
     with feed_cluster(tmp_path, env={DROP_ENV: "3,30,60"}) as c:
-        client = await depth_client(c.config.feed_ws.port)
+        client = await subscribed_client(c.config.feed_ws.port, trades=False)
         trader = Trader(c, seed=3)
         try:
             await trader.run(300)
@@ -42,7 +34,7 @@ async def test_lost_frames_resync_the_feed_and_resend_snapshots(tmp_path: Path) 
 
 async def test_a_restarted_engine_is_followed(tmp_path: Path) -> None:
     with feed_cluster(tmp_path) as c:
-        client = await depth_client(c.config.feed_ws.port, ("BTC-USDT",))
+        client = await subscribed_client(c.config.feed_ws.port, ("BTC-USDT",), trades=False)
         trader = Trader(c, seed=5)
         try:
             await trader.run(60, markets=("BTC-USDT",))
