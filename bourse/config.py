@@ -354,8 +354,10 @@ def _market(name: str, section: MarketSection, assets: dict[str, int]) -> Market
         quote=section.quote,
         base_decimals=base_decimals,
         quote_decimals=quote_decimals,
-        price_decimals=decimals_of(section.tick),
-        qty_decimals=decimals_of(section.lot),
+        # Places as written, for display, but never more than the asset has: "0.0100000"
+        # is a valid tick of a 6-decimal asset (its value fits), and shows 6 places.
+        price_decimals=min(decimals_of(section.tick), quote_decimals),
+        qty_decimals=min(decimals_of(section.lot), base_decimals),
         tick=tick,
         lot=lot,
         min_notional=min_notional,

@@ -17,7 +17,7 @@ import re
 #: JavaScript BigInt) can hold them exactly.
 MAX_UNITS = 2**63 - 1
 
-_DECIMAL = re.compile(r"(\d{1,30})(?:\.(\d{1,30}))?")
+_DECIMAL = re.compile(r"([0-9]{1,30})(?:\.([0-9]{1,30}))?")  # ASCII digits only
 
 
 class AmountError(ValueError):

@@ -36,6 +36,7 @@ def test_keys_are_checked(api: Api, users: Users) -> None:
         auth("no-dot"),
         auth("abc.def"),
         auth(f"{1 << 60}.secret"),
+        auth("\u00b2.secret"),  # a digit to str.isdigit, not to int()
         auth("999.secret"),
         wrong_secret,
         ADMIN,

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bourse.config import load_config
+from bourse.money import AmountError, parse_units
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = (ROOT / "configs" / "local.toml").read_text()
 
@@ -83,3 +86,20 @@ def test_a_broken_config_is_refused_with_a_message_naming_it(tmp_path: Path, cas
     result = check(path)
     assert result.returncode == 2
     assert message in result.stderr, result.stderr
+
+
+def test_a_step_written_with_spare_zeros_shows_no_more_places_than_its_asset(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "zeros.toml"
+    path.write_text(LOCAL.replace('tick = "0.01"', 'tick = "0.0100000"', 1))
+    market = load_config(path).markets["BTC-USDT"]
+    assert market.tick == 10_000
+    assert market.format_price(30_000_010_000) == "30000.010000"
+
+
+@pytest.mark.parametrize("text", ["\u0661\u0662", "1\u00b2", "\uff11.5"])
+def test_an_amount_takes_ascii_digits_only(text: str) -> None:
+    with pytest.raises(AmountError) as refused:
+        parse_units(text, 6, field="amount")
+    assert refused.value.code == "INVALID_FIELD"
