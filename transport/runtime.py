@@ -2,7 +2,8 @@
 
 Invariants:
 - One thread, one zmq Context, one owner of the actor's state.
-- Each turn reads every message that is ready (up to ``MAX_BATCH``) into one batch,
+- Each turn reads every message that is ready (up to ``MAX_BATCH`` from each socket,
+  so that no socket starves another) into one batch,
   stamps one time for it, hands it to the actor, calls the actor's ``commit`` (the
   journal hook: the batch is durable when it returns), and only then sends what the
   batch produced.  Nothing leaves the process before its cause is on disk: the one
@@ -273,7 +274,11 @@ class Runtime:
             if socket not in ready:
                 continue
             is_router = name in self._routers
-            while len(batch) < MAX_BATCH:
+            # Each socket has its own budget: a flood on one (clients' requests) never
+            # keeps a turn from reading another (the engines' reports that free funds).
+            read = 0
+            while read < MAX_BATCH:
+                read += 1
                 try:
                     frames = recv_frames_nowait(socket)
                 except zmq.Again:
