@@ -36,7 +36,8 @@ def test_keys_are_checked(api: Api, users: Users) -> None:
         auth("no-dot"),
         auth("abc.def"),
         auth(f"{1 << 60}.secret"),
-        auth("\u00b2.secret"),  # a digit to str.isdigit, not to int()
+        # a digit to str.isdigit, not to int(); sent as latin-1 bytes as HTTP allows
+        {"Authorization": "Bearer \u00b2.secret".encode("latin-1")},
         auth("999.secret"),
         wrong_secret,
         ADMIN,
