@@ -43,7 +43,8 @@ def api_key_of(user_id: int, secret: str) -> str:
 def split_api_key(api_key: str) -> tuple[int, bytes] | None:
     """The user id an API key names and the hash of its secret; None when malformed."""
     prefix, dot, secret = api_key.partition(".")
-    if not dot or not secret or not (prefix.isascii() and prefix.isdigit()) or len(prefix) > 18 or len(secret) > 128:
+    digits = prefix.isascii() and prefix.isdigit()  # str.isdigit alone takes "²"
+    if not dot or not secret or not digits or len(prefix) > 18 or len(secret) > 128:
         return None
     return int(prefix), hash_secret(secret)
 
