@@ -2,7 +2,9 @@
 actors as a frame of every request the call makes, and written in the logs.
 
 Invariants: an id is 1-64 printable ASCII characters without spaces; a client's id that
-is not is replaced by a fresh one, never passed on.  Every answer carries the id used.
+is not is replaced by a fresh one, never passed on.  Every answer of a route carries
+the id used (Litestar answers a path or method no route takes, 404/405, before any app
+middleware runs: those answers carry none and are not counted).
 A made id is this worker's random prefix and a counter: unique without a system call.
 The same middleware records the request's route, status and time (gateway/httpmetrics.py).
 """
