@@ -10,8 +10,9 @@ Invariants:
 - Replay feeds the recorded messages through the same code path with a throwaway outbox:
   the actor reaches the state it had, and sends nothing it already sent (peers catch up
   by sequence number instead).
-- A snapshot is taken every ``journal.snapshot_every`` records and on a clean stop, so a
-  clean restart replays nothing.
+- A snapshot is begun every ``journal.snapshot_every`` records and written by a child
+  process while the actor serves on (see :mod:`actors.snapshot_writer`); on a clean stop
+  one is written in-process, so a clean restart replays nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from abc import abstractmethod
 
 import msgspec
 
+from actors.snapshot_writer import SnapshotWriter
 from bourse.config import Config, data_dir
 from bourse.journal import Journal
 from transport.runtime import Actor, Inbound, Outbox
@@ -46,6 +48,7 @@ class DurableActor(Actor):
     snapshot_every: int
     since_snapshot: int = 0
     replayed: int = 0
+    snapshot_writer: SnapshotWriter | None = None
 
     def open_journal(self, config: Config) -> None:
         """Recover the state from disk; call once, before serving."""
@@ -86,12 +89,41 @@ class DurableActor(Actor):
 
     def commit(self, out: Outbox) -> None:
         self.journal.commit(sync=self.must_sync(out))
-        if self.since_snapshot >= self.snapshot_every:
-            self.take_snapshot()
+        if self.snapshot_writer is not None:
+            self.reap_snapshot(wait=False)
+        if self.since_snapshot >= self.snapshot_every and self.snapshot_writer is None:
+            self.snapshot_writer = SnapshotWriter(self.journal, self.snapshot_state)
+            self.since_snapshot = 0
 
     def take_snapshot(self) -> None:
+        """Write a snapshot now, in this process (on a clean stop: nothing is left to
+        serve, and the restart should replay nothing)."""
+        if self.snapshot_writer is not None:
+            self.reap_snapshot(wait=True)
         self.journal.snapshot(self.snapshot_state())
         self.since_snapshot = 0
+
+    def reap_snapshot(self, wait: bool) -> None:
+        writer = self.snapshot_writer
+        assert writer is not None
+        status = writer.poll(wait)
+        if status is None:
+            return
+        self.snapshot_writer = None
+        fields: dict[str, object] = {
+            "actor": self.name,
+            "covers": writer.index,
+            "seconds": round(writer.seconds, 3),
+            "fork_ms": round(writer.fork_seconds * 1000, 2),
+        }
+        if status == 0:
+            fields["bytes"] = self.journal.snapshot_path(writer.index).stat().st_size
+            self.journal.finish_snapshot(writer.index)
+            log.info("snapshot written", extra={"fields": fields})
+        else:
+            # The journal keeps every segment, so recovery stays correct; the next
+            # snapshot is tried after another ``snapshot_every`` records.
+            log.error("snapshot failed", extra={"fields": {**fields, "exit_status": status}})
 
     def on_stop(self) -> None:
         self.take_snapshot()

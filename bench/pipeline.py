@@ -552,7 +552,12 @@ def run(args: argparse.Namespace) -> list[Phase]:
     phases: list[Phase] = []
     with (
         tempfile.TemporaryDirectory(prefix="bourse-bench-") as folder,
-        cluster(Path(folder), fsync=args.fsync, busy_poll_us=args.busy_poll_us) as running,
+        cluster(
+            Path(folder),
+            fsync=args.fsync,
+            busy_poll_us=args.busy_poll_us,
+            snapshot_every=args.snapshot_every,
+        ) as running,
     ):
         running.start_actors()
         endpoints = [shard.router.connect for shard in running.config.shards]
@@ -587,6 +592,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fsync", choices=["batch", "none"], default="batch")
     parser.add_argument(
         "--busy-poll-us", type=int, default=0, help="the actors' busy_poll_us (configs/*.toml)"
+    )
+    parser.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=100_000,
+        help="the actors' journal.snapshot_every (records between snapshots)",
     )
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--inflight", type=int, default=400, help="outstanding at saturation")

@@ -8,8 +8,10 @@ Invariants:
   next syncing commit, a snapshot or ``close``.
 - A snapshot file ``snapshot-<n>.bin`` holds the state after entries ``0..n-1``; it is
   written to a temporary file, fsynced and renamed, so a crash mid-write leaves the older
-  snapshot intact.  Segment ``journal-<s>.log`` holds entries from ``s`` on; a segment is
-  removed only once a newer snapshot covers all of it.
+  snapshot intact.  Entries ``0..n-1`` are committed before a snapshot is begun, so a
+  child process may write it while the journal goes on.  Segment ``journal-<s>.log``
+  holds entries from ``s`` on; a segment is removed only once a newer snapshot covers
+  all of it.
 - Recovery loads the newest intact snapshot and yields the entries after it; it stops at
   the first torn or corrupt frame, truncates the journal there (later segments are set
   aside as ``.damaged``) and logs how many bytes it dropped.
@@ -65,6 +67,8 @@ class Journal:
 
     def recover(self) -> tuple[bytes | None, int, list[bytes]]:
         """(newest intact snapshot or None, entries it covers, the entries after it)."""
+        for path in self.folder.glob("snapshot-*.tmp"):
+            path.unlink(missing_ok=True)  # a write that never finished
         snapshot, covered = self._newest_snapshot()
         entries: list[bytes] = []
         index = None
@@ -142,17 +146,38 @@ class Journal:
     def snapshot(self, state: bytes) -> None:
         """Write a snapshot of the state after every committed entry, then drop what it
         covers."""
+        index = self.begin_snapshot()
+        self.write_snapshot(index, state)
+        self.finish_snapshot(index)
+
+    def begin_snapshot(self) -> int:
+        """Make every entry durable and start a new segment; the snapshot that
+        :meth:`write_snapshot` then writes for the returned index covers exactly the
+        entries before it, whoever writes it and however long it takes."""
         self.commit()
         index = self.next_index
-        final = self.folder / f"snapshot-{index:012d}.bin"
+        self._open_segment(index)
+        return index
+
+    def write_snapshot(self, index: int, state: bytes) -> None:
+        """Write ``state`` as the snapshot at ``index`` (durably, all or nothing).  Uses
+        nothing but the file system, so a forked child process may call it."""
+        final = self.snapshot_path(index)
         temporary = final.with_suffix(".tmp")
         with temporary.open("wb") as handle:
-            handle.write(frame(state))
+            handle.write(_HEADER.pack(len(state), zlib.crc32(state)))
+            handle.write(state)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.rename(final)
         self._sync_folder()
-        self._open_segment(index)
+
+    def snapshot_path(self, index: int) -> Path:
+        return self.folder / f"snapshot-{index:012d}.bin"
+
+    def finish_snapshot(self, index: int) -> None:
+        """Once the snapshot at ``index`` is on disk: drop the segments it covers and all
+        but the newest snapshots."""
         for start, path in self._segments():
             if start < index:
                 path.unlink()

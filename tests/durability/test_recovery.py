@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import random
 import signal
+from collections.abc import Iterator
+from pathlib import Path
 
-from harness import Cluster
+import pytest
+from harness import Cluster, cluster
 from test_order_flow import BTC, USDT, Trader, assert_conserved, settled_totals
 
 from actors.accounts.protocol import (
@@ -54,7 +57,16 @@ def test_a_clean_stop_snapshots_and_the_restart_replays_nothing(actors: Cluster)
     assert isinstance(again, OrderReply) and again.order.status == "new"
 
 
-def test_kill_minus_nine_under_load_loses_no_acknowledged_order(actors: Cluster) -> None:
+@pytest.fixture(params=[100_000, 25], ids=["snapshot-every-100000", "snapshot-every-25"])
+def snapshotting(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """The actors, taking snapshots rarely or (written by children) all the time."""
+    with cluster(tmp_path, snapshot_every=request.param) as running:
+        running.start_actors()
+        yield running
+
+
+def test_kill_minus_nine_under_load_loses_no_acknowledged_order(snapshotting: Cluster) -> None:
+    actors = snapshotting
     rng = random.Random(11)
     traders = [Trader(actors, index % 2, f"user{index}") for index in range(6)]
     for trader in traders:
@@ -116,3 +128,10 @@ def test_kill_minus_nine_under_load_loses_no_acknowledged_order(actors: Cluster)
     assert isinstance(depth, DepthReply)
     book = {("buy", p): q for p, q in depth.bids} | {("sell", p): q for p, q in depth.asks}
     assert book == believed
+
+    if actors.config.journal.snapshot_every < 100:
+        # A clean stop waits for a running writer, so every snapshot begun is in the log.
+        for name in ("engine-BTC-USDT", "accounts-0", "accounts-1"):
+            assert actors.stop(name, signal.SIGTERM) == 0
+            assert log_records(actors, name, "snapshot written"), name
+            assert not log_records(actors, name, "snapshot failed"), name
