@@ -54,6 +54,7 @@ def write_config(
     fsync: str = "batch",
     snapshot_every: int = 100_000,
     busy_poll_us: int = 0,
+    gateway_workers: int = 1,
 ) -> Path:
     ports = iter(free_ports(3 * len(markets) + 3 * shards + 4))
     lots = {"BTC": "0.0001", "ETH": "0.001"}
@@ -89,7 +90,7 @@ def write_config(
             f'[[shards]]\nhost = "local"\nrouter_port = {next(ports)}\npub_port = {next(ports)}\n'
             f"metrics_port = {next(ports)}"
         )
-    parts.append(f'[gateway]\nhost = "local"\nport = {next(ports)}')
+    parts.append(f'[gateway]\nhost = "local"\nport = {next(ports)}\nworkers = {gateway_workers}')
     parts.append(
         f'[feed]\nhost = "local"\nrouter_port = {next(ports)}\nws_port = {next(ports)}\n'
         "conflate_ms = 20"
