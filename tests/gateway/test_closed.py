@@ -15,7 +15,7 @@ def closed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, 
     replace = {
         "open_signup = true": "open_signup = false",
         "faucet = true": "faucet = false",
-        '[gateway]\nhost = "local"': '[gateway]\nworkers = 2\nhost = "local"',
+        "workers = 1": "workers = 2",
     }
     with exchange(tmp_path_factory.mktemp("closed"), replace=replace) as pair:
         yield pair
