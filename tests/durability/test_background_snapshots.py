@@ -88,6 +88,14 @@ class Shard:
         assert not isinstance(self.request(Deposit(self.auth, "USDT", amount)), ErrorReply)
 
 
+def restarted(config: Config, shard: Shard) -> AccountsActor:
+    """The shard as a crash would leave it (journal closed, nothing else), recovered."""
+    shard.actor.journal.close()
+    again = AccountsActor(config, 0)
+    again.open_journal(config)
+    return again
+
+
 def snapshot_hash(config: Config, path: Path) -> str:
     frames, _ = read_frames(path.read_bytes())
     return Ledger.restore(config, frames[0]).state_hash()
@@ -123,11 +131,9 @@ def test_the_shard_serves_while_its_snapshot_is_written_and_the_snapshot_is_the_
     assert [p.name for p in folder.glob("journal-*.log")] == [f"journal-{writer.index:012d}.log"]
 
     live = shard.actor.state_hash()
-    shard.actor.journal.close()
-    restarted = AccountsActor(config, 0)
-    restarted.open_journal(config)
-    assert restarted.state_hash() == live
-    assert restarted.replayed == shard.rid - writer.index
+    recovered = restarted(config, shard)
+    assert recovered.state_hash() == live
+    assert recovered.replayed == shard.rid - writer.index
 
 
 def test_a_failed_snapshot_leaves_the_journal_whole_and_the_next_one_is_tried(
@@ -161,10 +167,7 @@ def test_a_failed_snapshot_leaves_the_journal_whole_and_the_next_one_is_tried(
     assert shard.actor.snapshot_writer.index >= failed_at + SNAPSHOT_EVERY
     shard.actor.reap_snapshot(wait=True)
     live = shard.actor.state_hash()
-    shard.actor.journal.close()
-    restarted = AccountsActor(config, 0)
-    restarted.open_journal(config)
-    assert restarted.state_hash() == live
+    assert restarted(config, shard).state_hash() == live
 
 
 def test_a_clean_stop_waits_for_the_writer_and_snapshots_in_process(
@@ -179,19 +182,15 @@ def test_a_clean_stop_waits_for_the_writer_and_snapshots_in_process(
     shard.deposit(1_000_000)
     live = shard.actor.state_hash()
     shard.actor.on_stop()
-    restarted = AccountsActor(config, 0)
-    restarted.open_journal(config)
-    assert (restarted.replayed, restarted.state_hash()) == (0, live)
+    recovered = restarted(config, shard)
+    assert (recovered.replayed, recovered.state_hash()) == (0, live)
 
 
 def test_an_unfinished_snapshot_file_is_cleared_at_recovery(config: Config) -> None:
     shard = Shard(config)
     shard.deposit(1_000_000)
     live = shard.actor.state_hash()
-    shard.actor.journal.close()
     folder = shard.actor.journal.folder
     (folder / "snapshot-000000000002.tmp").write_bytes(b"half a snapshot")
-    restarted = AccountsActor(config, 0)
-    restarted.open_journal(config)
-    assert restarted.state_hash() == live
+    assert restarted(config, shard).state_hash() == live
     assert not list(folder.glob("*.tmp"))
