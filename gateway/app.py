@@ -61,6 +61,7 @@ def create_app(config: Config) -> Litestar:
             requestid.request_id_middleware,
             DefineMiddleware(RateLimitMiddleware, buckets=buckets),
         ],
+        before_send=[requestid.answer_unrouted],
         openapi_config=openapi_config(config),
         cors_config=_cors(config),
         request_max_body_size=config.raw.gateway.max_body_bytes,

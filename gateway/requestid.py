@@ -2,9 +2,10 @@
 actors as a frame of every request the call makes, and written in the logs.
 
 Invariants: an id is 1-64 printable ASCII characters without spaces; a client's id that
-is not is replaced by a fresh one, never passed on.  Every answer of a route carries
-the id used (Litestar answers a path or method no route takes, 404/405, before any app
-middleware runs: those answers carry none and are not counted).
+is not is replaced by a fresh one, never passed on.  Every answer carries the id used:
+a route's from the middleware, and a path or method no route takes (404/405, which
+Litestar answers before any app middleware runs) from :func:`answer_unrouted`, a hook
+on every message the app sends.  Only routed requests are counted and timed.
 A made id is this worker's random prefix and a counter: unique without a system call.
 The same middleware records the request's route, status and time (gateway/httpmetrics.py).
 """
@@ -36,13 +37,27 @@ def made_id() -> bytes:
     return f"{_PREFIX}{next(_COUNTER):08x}".encode()
 
 
+def _chosen(scope: Scope) -> bytes:
+    given = dict(scope["headers"]).get(HEADER, b"")
+    return given if valid_trace(given) else made_id()
+
+
+async def answer_unrouted(message: Message, scope: Scope) -> None:
+    """Give the request id to an answer that the middleware never saw."""
+    if message["type"] != "http.response.start":
+        return
+    headers = message.get("headers", [])
+    if any(name == HEADER for name, _ in headers):
+        return
+    message["headers"] = [*headers, (HEADER, _chosen(scope))]
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(HEADER, b"")
-        request_id = given if valid_trace(given) else made_id()
+        request_id = _chosen(scope)
         token = current.set(request_id)
         started = time.perf_counter()
         status = 0

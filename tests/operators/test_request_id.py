@@ -52,3 +52,18 @@ def test_the_gateway_makes_a_request_id_when_the_client_gives_none_or_a_bad_one(
             assert answer.status_code == 200
             assert len(answer.headers["x-request-id"]) == 16
         assert plain.headers["x-request-id"] != spaced.headers["x-request-id"]
+
+
+def test_answers_no_route_takes_carry_the_request_id_too(tmp_path: Path) -> None:
+    with exchange(tmp_path) as (_, api):
+        traced = {"X-Request-Id": "lost-9c1d"}
+        unknown_path = api.get("/api/v1/nowhere", headers=traced)
+        wrong_method = api.request("PUT", "/api/v1/markets", headers=traced)
+        assert (unknown_path.status_code, wrong_method.status_code) == (404, 405)
+        for answer in (unknown_path, wrong_method):
+            assert answer.headers["x-request-id"] == "lost-9c1d"
+            assert answer.headers.get_list("x-request-id") == ["lost-9c1d"]
+        made = api.get("/api/v1/nowhere").headers["x-request-id"]
+        assert len(made) == 16
+        routed = api.get("/api/v1/markets", headers=traced)
+        assert routed.headers.get_list("x-request-id") == ["lost-9c1d"], "added once"
