@@ -92,8 +92,14 @@ class DurableActor(Actor):
         if self.snapshot_writer is not None:
             self.reap_snapshot(wait=False)
         if self.since_snapshot >= self.snapshot_every and self.snapshot_writer is None:
-            self.snapshot_writer = SnapshotWriter(self.journal, self.snapshot_state)
             self.since_snapshot = 0
+            try:
+                self.snapshot_writer = SnapshotWriter(self.journal, self.snapshot_state)
+            except OSError as error:  # no fork (memory, process limit): try again later
+                log.error(
+                    "snapshot not begun",
+                    extra={"fields": {"actor": self.name, "error": str(error)}},
+                )
 
     def take_snapshot(self) -> None:
         """Write a snapshot now, in this process (on a clean stop: nothing is left to

@@ -194,3 +194,21 @@ def test_an_unfinished_snapshot_file_is_cleared_at_recovery(config: Config) -> N
     (folder / "snapshot-000000000002.tmp").write_bytes(b"half a snapshot")
     assert restarted(config, shard).state_hash() == live
     assert not list(folder.glob("*.tmp"))
+
+
+def test_a_fork_that_fails_is_logged_and_the_shard_serves_on(
+    config: Config, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    shard = Shard(config)
+
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    with caplog.at_level(logging.INFO, logger="durable"):
+        for _ in range(2 * SNAPSHOT_EVERY):
+            shard.deposit(1_000_000)
+    assert shard.actor.snapshot_writer is None
+    assert [r.getMessage() for r in caplog.records].count("snapshot not begun") == 2
+    live = shard.actor.state_hash()
+    assert restarted(config, shard).state_hash() == live
