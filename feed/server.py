@@ -19,6 +19,7 @@ import zmq.asyncio
 from websockets.asyncio.server import serve
 
 from bourse.config import Config, data_dir
+from bourse.gcpolicy import settle_after_startup
 from feed.auth import Authenticator
 from feed.hub import Hub
 from feed.markets import MarketData
@@ -79,6 +80,7 @@ class FeedServer:
         ]
         for market in self.markets.values():
             market.start()
+        settle_after_startup()
         endpoint = self.config.feed_ws
         try:
             async with serve(

@@ -20,6 +20,7 @@ from litestar.handlers import BaseRouteHandler
 
 from actors.accounts.protocol import Auth
 from bourse.config import Config
+from bourse.gcpolicy import settle_after_startup
 from bourse.market import Market
 from gateway.actors import Actors
 from gateway.auth import Authenticator, Caller, bearer_token
@@ -56,6 +57,7 @@ class Gateway:
     async def startup(self) -> None:
         self.actors = Actors(self.config)
         self.actors.start()
+        settle_after_startup()
 
     async def shutdown(self) -> None:
         if self.actors is not None:

@@ -23,15 +23,13 @@ Invariants:
 - SIGTERM or SIGINT stops the loop within ``POLL_MS``; sockets close with LINGER 0.
 - With ``busy_poll_us``, the loop polls without sleeping for that long after a turn that
   had messages, yielding the CPU between polls; a quiet actor sleeps as before.
-- Once the actor has started, everything it holds is frozen out of the cyclic garbage
-  collector's scans and collections come less often (``GC_THRESHOLDS``): the actors make
-  little cyclic garbage, and a collection stops the turn it lands in.
+- Once the actor has started, the garbage collector settles (bourse/gcpolicy.py): what
+  the actor holds is never scanned again, and collections come less often.
 """
 
 from __future__ import annotations
 
 import errno
-import gc
 import logging
 import os
 import signal
@@ -45,6 +43,7 @@ import msgspec
 import zmq
 
 from bourse.config import Endpoint
+from bourse.gcpolicy import ACTOR_THRESHOLDS, settle_after_startup
 from bourse.logs import now_ms
 from bourse.metrics import ActorMetrics
 from transport.framing import (
@@ -62,10 +61,6 @@ K = TypeVar("K")
 MAX_BATCH = 1024
 POLL_MS = 100
 ROUTER_HWM = 1_000_000
-# With Python's defaults (700, 10, 10) a busy shard collected 241 times in one run of
-# bench/pipeline.py: 0.35 s of pauses, the longest 69 ms (a full collection scans the
-# whole state). With these and the freeze, the same run had two collections, 30 ms.
-GC_THRESHOLDS = (20_000, 50, 100)
 
 
 class Inbound(msgspec.Struct, frozen=True, gc=False):
@@ -216,9 +211,7 @@ class Runtime:
                 self.metrics.serve(endpoint.address, endpoint.port)
             self.actor.on_start(out)
             self._flush(out)
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(*GC_THRESHOLDS)
+            settle_after_startup(ACTOR_THRESHOLDS)
             while not self._stopping:
                 self._turn(out)
         except Exception as error:
