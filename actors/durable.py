@@ -26,6 +26,7 @@ import msgspec
 from actors.snapshot_writer import SnapshotWriter
 from bourse.config import Config, data_dir
 from bourse.journal import Journal
+from bourse.metrics import ActorMetrics
 from transport.runtime import Actor, Inbound, Outbox
 
 log = logging.getLogger("durable")
@@ -49,6 +50,8 @@ class DurableActor(Actor):
     since_snapshot: int = 0
     replayed: int = 0
     snapshot_writer: SnapshotWriter | None = None
+    snapshot_covers: int = 0  # journal records the newest snapshot on disk covers
+    snapshot_failures: int = 0
 
     def open_journal(self, config: Config) -> None:
         """Recover the state from disk; call once, before serving."""
@@ -58,6 +61,7 @@ class DurableActor(Actor):
         snapshot, covered, entries = self.journal.recover()
         if snapshot is not None:
             self.restore(snapshot)
+        self.snapshot_covers = covered
         throwaway = Outbox()
         replay = self.replay
         decode = _decoder.decode
@@ -96,6 +100,7 @@ class DurableActor(Actor):
             try:
                 self.snapshot_writer = SnapshotWriter(self.journal, self.snapshot_state)
             except OSError as error:  # no fork (memory, process limit): try again later
+                self.snapshot_failures += 1
                 log.error(
                     "snapshot not begun",
                     extra={"fields": {"actor": self.name, "error": str(error)}},
@@ -108,6 +113,7 @@ class DurableActor(Actor):
             self.reap_snapshot(wait=True)
         self.journal.snapshot(self.snapshot_state())
         self.since_snapshot = 0
+        self.snapshot_covers = self.journal.next_index
 
     def reap_snapshot(self, wait: bool) -> None:
         writer = self.snapshot_writer
@@ -125,11 +131,26 @@ class DurableActor(Actor):
         if status == 0:
             fields["bytes"] = self.journal.snapshot_path(writer.index).stat().st_size
             self.journal.finish_snapshot(writer.index)
+            self.snapshot_covers = writer.index
             log.info("snapshot written", extra={"fields": fields})
         else:
+            self.snapshot_failures += 1
             # The journal keeps every segment, so recovery stays correct; the next
             # snapshot is tried after another ``snapshot_every`` records.
             log.error("snapshot failed", extra={"fields": {**fields, "exit_status": status}})
+
+    def register_gauges(self, metrics: ActorMetrics) -> None:
+        """What an operator watches to know that snapshots keep restarts short."""
+        metrics.gauge(
+            "bourse_records_since_snapshot",
+            "Journal records no snapshot on disk covers yet: what a restart would replay",
+            lambda: self.journal.next_index - self.snapshot_covers,
+        )
+        metrics.gauge(
+            "bourse_snapshot_failures",
+            "Snapshots that failed or could not begin since the actor started",
+            lambda: self.snapshot_failures,
+        )
 
     def on_stop(self) -> None:
         self.take_snapshot()

@@ -181,6 +181,7 @@ class AccountsActor(DurableActor):
             out.send(socket, 0, self._encoder.encode(sync))
 
     def register_gauges(self, metrics: ActorMetrics) -> None:
+        super().register_gauges(metrics)
         metrics.gauge("bourse_users", "Users on this shard", lambda: len(self.ledger.users))
         metrics.gauge(
             "bourse_open_orders",

@@ -248,6 +248,7 @@ class EngineActor(DurableActor):
         out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(reply))
 
     def register_gauges(self, metrics: ActorMetrics) -> None:
+        super().register_gauges(metrics)
         engine = self.engine
         metrics.gauge(
             "bourse_open_orders", "Orders resting in the book", lambda: len(engine.orders)

@@ -125,6 +125,7 @@ def test_the_shard_serves_while_its_snapshot_is_written_and_the_snapshot_is_the_
     assert shard.actor.snapshot_writer is None
     written = [r for r in caplog.records if r.getMessage() == "snapshot written"]
     assert len(written) == 1
+    assert shard.actor.snapshot_covers == writer.index
     snapshot = shard.actor.journal.snapshot_path(writer.index)
     assert snapshot_hash(config, snapshot) == at_fork
     folder = shard.actor.journal.folder
@@ -157,6 +158,7 @@ def test_a_failed_snapshot_leaves_the_journal_whole_and_the_next_one_is_tried(
         shard.actor.reap_snapshot(wait=True)
     failures = [r for r in caplog.records if r.getMessage() == "snapshot failed"]
     assert [r.__dict__["fields"]["exit_status"] for r in failures] == [1]
+    assert (shard.actor.snapshot_failures, shard.actor.snapshot_covers) == (1, 0)
     folder = shard.actor.journal.folder
     assert not list(folder.glob("snapshot-*"))
     assert sorted(p.name for p in folder.glob("journal-*.log"))[0] == "journal-000000000000.log"
@@ -210,5 +212,6 @@ def test_a_fork_that_fails_is_logged_and_the_shard_serves_on(
             shard.deposit(1_000_000)
     assert shard.actor.snapshot_writer is None
     assert [r.getMessage() for r in caplog.records].count("snapshot not begun") == 2
+    assert shard.actor.snapshot_failures == 2
     live = shard.actor.state_hash()
     assert restarted(config, shard).state_hash() == live
