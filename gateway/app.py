@@ -8,6 +8,7 @@ Invariants:
   ``/schema`` (a browsable page) and ``/schema/openapi.json``.
 - Rate limiting runs before anything is parsed; bodies past ``gateway.max_body_bytes``
   are refused with 413; CORS answers only the configured origins.
+- uvicorn serves :func:`asgi_app`: the request-id middleware around the whole app.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.prometheus import PrometheusController
+from litestar.types import ASGIApp
 
 from bourse.config import Config, load_config
 from gateway import requestid
@@ -57,11 +59,7 @@ def create_app(config: Config) -> Litestar:
         route_handlers=[api, ui.ui_router(), MetricsController],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[
-            requestid.request_id_middleware,
-            DefineMiddleware(RateLimitMiddleware, buckets=buckets),
-        ],
-        before_send=[requestid.answer_unrouted],
+        middleware=[DefineMiddleware(RateLimitMiddleware, buckets=buckets)],
         openapi_config=openapi_config(config),
         cors_config=_cors(config),
         request_max_body_size=config.raw.gateway.max_body_bytes,
@@ -86,6 +84,12 @@ def _cors(config: Config) -> CORSConfig | None:
     )
 
 
-def app_from_env() -> Litestar:
+def asgi_app(config: Config) -> ASGIApp:
+    """What uvicorn serves: the app inside the request-id middleware, which so sees every
+    request, those no route takes too."""
+    return requestid.request_id_middleware(create_app(config))
+
+
+def app_from_env() -> ASGIApp:
     """The factory uvicorn's worker processes call: the config named by $BOURSE_CONFIG."""
-    return create_app(load_config(os.environ[CONFIG_ENV]))
+    return asgi_app(load_config(os.environ[CONFIG_ENV]))

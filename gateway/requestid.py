@@ -2,10 +2,11 @@
 actors as a frame of every request the call makes, and written in the logs.
 
 Invariants: an id is 1-64 printable ASCII characters without spaces; a client's id that
-is not is replaced by a fresh one, never passed on.  Every answer carries the id used:
-a route's from the middleware, and a path or method no route takes (404/405, which
-Litestar answers before any app middleware runs) from :func:`answer_unrouted`, a hook
-on every message the app sends.  Only routed requests are counted and timed.
+is not is replaced by a fresh one, never passed on.  The middleware wraps the whole
+app (gateway/app.py ``asgi_app``), not just its routes, so every answer carries the id
+used, 404 and 405 for a path or method no route takes included (Litestar answers those
+before any app middleware runs), and every request is counted and timed: those under
+``UNROUTED``.
 A made id is this worker's random prefix and a counter: unique without a system call.
 The same middleware records the request's route, status and time (gateway/httpmetrics.py).
 """
@@ -37,27 +38,13 @@ def made_id() -> bytes:
     return f"{_PREFIX}{next(_COUNTER):08x}".encode()
 
 
-def _chosen(scope: Scope) -> bytes:
-    given = dict(scope["headers"]).get(HEADER, b"")
-    return given if valid_trace(given) else made_id()
-
-
-async def answer_unrouted(message: Message, scope: Scope) -> None:
-    """Give the request id to an answer that the middleware never saw."""
-    if message["type"] != "http.response.start":
-        return
-    headers = message.get("headers", [])
-    if any(name == HEADER for name, _ in headers):
-        return
-    message["headers"] = [*headers, (HEADER, _chosen(scope))]
-
-
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        request_id = _chosen(scope)
+        given = dict(scope["headers"]).get(HEADER, b"")
+        request_id = given if valid_trace(given) else made_id()
         token = current.set(request_id)
         started = time.perf_counter()
         status = 0

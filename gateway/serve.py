@@ -13,7 +13,7 @@ import os
 import uvicorn
 
 from bourse.config import Config
-from gateway.app import CONFIG_ENV, create_app
+from gateway.app import CONFIG_ENV, asgi_app
 
 
 def serve(config: Config) -> int:
@@ -36,5 +36,5 @@ def serve(config: Config) -> int:
         os.environ[CONFIG_ENV] = str(config.path.resolve())
         uvicorn.run("gateway.app:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
-        uvicorn.run(create_app(config), **options)  # type: ignore[arg-type]
+        uvicorn.run(asgi_app(config), **options)  # type: ignore[arg-type]
     return 0
