@@ -47,9 +47,9 @@ _decoder = msgspec.msgpack.Decoder(Entry)
 class DurableActor(Actor):
     journal: Journal
     snapshot_every: int
-    since_snapshot: int = 0
     replayed: int = 0
     snapshot_writer: SnapshotWriter | None = None
+    snapshot_begun: int = 0  # journal records the newest snapshot begun covers
     snapshot_covers: int = 0  # journal records the newest snapshot on disk covers
     snapshot_failures: int = 0
 
@@ -61,7 +61,7 @@ class DurableActor(Actor):
         snapshot, covered, entries = self.journal.recover()
         if snapshot is not None:
             self.restore(snapshot)
-        self.snapshot_covers = covered
+        self.snapshot_begun = self.snapshot_covers = covered
         throwaway = Outbox()
         replay = self.replay
         decode = _decoder.decode
@@ -71,7 +71,7 @@ class DurableActor(Actor):
             if count % 1024 == 0:
                 throwaway.clear()
         throwaway.clear()
-        self.since_snapshot = self.replayed = len(entries)
+        self.replayed = len(entries)
         log.info(
             "recovered",
             extra={
@@ -89,14 +89,14 @@ class DurableActor(Actor):
         self.journal.append(
             _encoder.encode(Entry(now, message.socket, message.peer, message.rid, message.body))
         )
-        self.since_snapshot += 1
 
     def commit(self, out: Outbox) -> None:
         self.journal.commit(sync=self.must_sync(out))
         if self.snapshot_writer is not None:
             self.reap_snapshot(wait=False)
-        if self.since_snapshot >= self.snapshot_every and self.snapshot_writer is None:
-            self.since_snapshot = 0
+        journaled = self.journal.next_index
+        if self.snapshot_writer is None and journaled - self.snapshot_begun >= self.snapshot_every:
+            self.snapshot_begun = journaled  # a failure waits as long as a success
             try:
                 self.snapshot_writer = SnapshotWriter(self.journal, self.snapshot_state)
             except OSError as error:  # no fork (memory, process limit): try again later
@@ -112,8 +112,7 @@ class DurableActor(Actor):
         if self.snapshot_writer is not None:
             self.reap_snapshot(wait=True)
         self.journal.snapshot(self.snapshot_state())
-        self.since_snapshot = 0
-        self.snapshot_covers = self.journal.next_index
+        self.snapshot_begun = self.snapshot_covers = self.journal.next_index
 
     def reap_snapshot(self, wait: bool) -> None:
         writer = self.snapshot_writer

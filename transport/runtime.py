@@ -35,9 +35,9 @@ import os
 import signal
 import time
 from abc import ABC, abstractmethod
+from collections import defaultdict
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TypeVar
 
 import msgspec
 import zmq
@@ -56,7 +56,6 @@ from transport.framing import (
 from transport.pubsub import PUB_HWM, Publisher
 
 log = logging.getLogger("runtime")
-K = TypeVar("K")
 
 MAX_BATCH = 1024
 POLL_MS = 100
@@ -292,9 +291,9 @@ class Runtime:
         return batch
 
     def _send_replies(self, replies: list[tuple[str, bytes, int, bytes]]) -> None:
-        by_peer: dict[tuple[str, bytes], list[Envelope]] = {}
+        by_peer: defaultdict[tuple[str, bytes], list[Envelope]] = defaultdict(list)
         for name, peer, rid, body in replies:
-            _add(by_peer, (name, peer), Envelope(rid, body))
+            by_peer[name, peer].append(Envelope(rid, body))
         for (name, peer), envelopes in by_peer.items():
             socket = self._inputs[name]
             for frames, carried in messages(envelopes):
@@ -307,9 +306,9 @@ class Runtime:
                         self.actor.on_undeliverable(name, peer, envelope.rid, envelope.body)
 
     def _send_requests(self, sends: list[tuple[str, int, bytes, bytes]]) -> None:
-        by_socket: dict[str, list[Envelope]] = {}
+        by_socket: defaultdict[str, list[Envelope]] = defaultdict(list)
         for name, rid, body, trace in sends:
-            _add(by_socket, name, Envelope(rid, body, trace))
+            by_socket[name].append(Envelope(rid, body, trace))
         for name, envelopes in by_socket.items():
             socket = self._inputs[name]
             for frames, _ in messages(envelopes):
@@ -328,14 +327,6 @@ class Runtime:
             for topic, body in out.publications:
                 publisher.publish(topic, body)
         out.clear()
-
-
-def _add(groups: dict[K, list[Envelope]], key: K, envelope: Envelope) -> None:
-    group = groups.get(key)
-    if group is None:
-        groups[key] = [envelope]
-    else:
-        group.append(envelope)
 
 
 def _parse(name: str, is_router: bool, frames: list[bytes], into: list[Inbound]) -> bool:
