@@ -6,10 +6,15 @@ import os
 from pathlib import Path
 
 
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc/<pid>/stat after the command name, from the state on."""
+    # The command name in parentheses may hold spaces: the fields start after the last ")".
+    return stat.read_text().rpartition(")")[2].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
-    # The command name in parentheses may hold spaces: the fields start after the last ")".
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -18,7 +23,7 @@ def children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rpartition(")")[2].split()
+            fields = _stat_fields(stat)
         except OSError:  # gone meanwhile
             continue
         if int(fields[1]) == pid:
