@@ -45,8 +45,12 @@ format: python-deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every script of bench/ that runs on its own (helpers such as bench/proc.py do not), as a
+# module from the project's root so that it imports the project by name.
+BENCHES := $(basename $(notdir $(shell grep -l '^if __name__ == "__main__":' bench/*.py)))
+
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) ui/node_modules ui/dist data

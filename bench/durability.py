@@ -16,24 +16,20 @@ import argparse
 import json
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import msgspec
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from harness import cluster, write_config  # noqa: E402
-
-from actors.durable import Entry  # noqa: E402
-from actors.engine.actor import EngineActor  # noqa: E402
-from actors.engine.messages import Cancel, Place  # noqa: E402
-from actors.engine.protocol import EngineRequest  # noqa: E402
-from bourse.config import load_config  # noqa: E402
-from bourse.journal import Journal  # noqa: E402
+from actors.durable import Entry
+from actors.engine.actor import EngineActor
+from actors.engine.messages import Cancel, Place
+from actors.engine.protocol import EngineRequest
+from bench import pipeline
+from bourse.config import load_config
+from bourse.journal import Journal
+from harness.cluster import cluster, write_config
 
 MARKET = "BTC-USDT"
 TICK = 10_000
@@ -135,14 +131,6 @@ def main() -> None:
 
 def group_commit() -> dict[str, object]:
     """Saturation throughput and 1,000/s latency with and without fsync per batch."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("pipeline", ROOT / "bench" / "pipeline.py")
-    assert spec is not None and spec.loader is not None
-    pipeline = importlib.util.module_from_spec(spec)
-    sys.modules["pipeline"] = pipeline  # its dataclasses look their module up by name
-    spec.loader.exec_module(pipeline)
-
     figures: dict[str, object] = {}
     for fsync in ("batch", "none"):
         phases = pipeline.run(pipeline.parse_args(["--fsync", fsync, "--rates", "1000"]))

@@ -58,8 +58,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import msgspec
 import zmq
 import zmq.asyncio
@@ -87,7 +85,8 @@ from actors.engine.protocol import (
 from bench.proc import cpu_seconds
 from bourse.config import load_config
 from feed.protocol import FeedReply, FeedStatus, FeedStatusQuery
-from tests.harness import ActorClient, Cluster, cluster
+from harness.cluster import Cluster, cluster
+from transport.blocking import BlockingClient
 from transport.client import DealerClient, RequestError
 from transport.pubsub import parse_published
 
@@ -426,7 +425,7 @@ def create_accounts(c: Cluster, per_shard: int) -> list[tuple[int, bytes]]:
 def wait_feed(c: Cluster) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        client = ActorClient(c.context, c.config.feed_router.connect)
+        client = BlockingClient(c.context, c.config.feed_router.connect)
         try:
             if isinstance(client.call(FeedStatusQuery(), FeedReply, 0.3), FeedStatus):
                 return
@@ -440,8 +439,8 @@ def wait_feed(c: Cluster) -> None:
 def ingest_lag(c: Cluster) -> int:
     """Engine events the feed had not applied yet: engine seq minus the feed's, asked in
     that order (so the figure can only overstate the lag by what happened in between)."""
-    engine = ActorClient(c.context, c.config.engines[MARKET].router.connect)
-    feed = ActorClient(c.context, c.config.feed_router.connect)
+    engine = BlockingClient(c.context, c.config.engines[MARKET].router.connect)
+    feed = BlockingClient(c.context, c.config.feed_router.connect)
     try:
         status = engine.call(StatusQuery(), EngineOutbound, 5.0)
         feed_status = feed.call(FeedStatusQuery(), FeedReply, 5.0)
@@ -457,7 +456,7 @@ def ingest_lag(c: Cluster) -> int:
 
 def feed_subscribers(c: Cluster) -> int:
     """The feed's count of open connections; -1 when it does not answer in 30 s."""
-    client = ActorClient(c.context, c.config.feed_router.connect)
+    client = BlockingClient(c.context, c.config.feed_router.connect)
     try:
         status = client.call(FeedStatusQuery(), FeedReply, 30.0)
         assert isinstance(status, FeedStatus)

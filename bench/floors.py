@@ -31,7 +31,8 @@ import time
 from pathlib import Path
 
 import zmq
-from proc import cpu_seconds  # this script's folder leads sys.path
+
+from bench.proc import cpu_seconds
 
 PAYLOAD = b"x" * 200
 

@@ -47,16 +47,11 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-# Run as a script, this file's folder leads sys.path and its name would hide the standard
-# library's `http` package (httpx needs it): put the project root there instead.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
+import httpx
+import msgspec
 
-import httpx  # noqa: E402
-import msgspec  # noqa: E402
-
-from bench.proc import children, cpu_seconds  # noqa: E402
-from tests.harness import Cluster, cluster  # noqa: E402
+from bench.proc import children, cpu_seconds
+from harness.cluster import Cluster, cluster
 
 MARKETS = {"BTC-USDT": ("1000", "2000", "0.01"), "ETH-USDT": ("100", "200", "0.1")}
 FUNDS = {"USDT": "1000000000"}

@@ -64,8 +64,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import msgspec
 import zmq.asyncio
 
@@ -85,7 +83,7 @@ from actors.accounts.protocol import (
 from actors.engine.messages import Side, TimeInForce
 from actors.engine.protocol import EngineOutbound, EngineStatus, StatusQuery
 from bench.proc import cpu_seconds
-from tests.harness import Cluster, cluster
+from harness.cluster import Cluster, cluster
 from transport.client import DealerClient, RequestError, Unavailable
 
 MARKETS: dict[str, tuple[int, int, int]] = {

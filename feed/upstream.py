@@ -44,8 +44,8 @@ from actors.engine.protocol import (
     StatusQuery,
     book_topic,
 )
+from api.wire import balance_out, fill_out, order_out
 from bourse.config import Config
-from bourse.wire import balance_out, fill_out, order_out
 from feed.hub import USER_KEY, Key
 from feed.markets import MarketData
 from feed.ops import PRIVATE_CHANNELS

@@ -1,4 +1,4 @@
-"""The REST shapes the gateway takes and gives that bourse.wire does not already hold.
+"""The REST shapes the gateway takes and gives that api.wire does not already hold.
 
 Invariants:
 - Every amount in or out is a decimal string; the patterns here only say what a decimal
@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 import msgspec
 from litestar.params import QueryParameter
 
+from api.wire import BalanceOut, FillOut, OrderOut
 from bourse.money import MAX_UNITS
-from bourse.wire import BalanceOut, FillOut, OrderOut
 from feed.protocol import Interval
 from gateway.query import QueryParams
 

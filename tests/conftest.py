@@ -1,5 +1,6 @@
-"""Shared fixtures.  pytest puts this folder on sys.path, so every suite can
-``from harness import cluster`` to start real processes."""
+"""Shared fixtures.  Every suite starts real processes with ``harness.cluster``; the kits
+of one suite that others use (``gateway_kit``, ``feedkit``, ...) import by plain name
+through pytest's ``pythonpath`` setting (pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import Cluster, cluster
+
+from harness.cluster import Cluster, cluster
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The REST endpoints of API.md, grouped by what they touch.
 
 Invariants: every handler is ``async``, takes validated Structs (bodies and queries) and
-answers a Struct from :mod:`bourse.wire` or :mod:`gateway.schemas`; every refusal is an
+answers a Struct from :mod:`api.wire` or :mod:`gateway.schemas`; every refusal is an
 :class:`gateway.errors.ApiError` (or an error the handler lets Litestar raise), never a
 bare response.
 """

@@ -26,9 +26,9 @@ from actors.accounts.protocol import (
     UserCreated,
     Withdraw,
 )
+from api.wire import BalanceOut, balance_out
 from bourse.ids import api_key_of, hash_secret, new_secret
 from bourse.money import parse_units
-from bourse.wire import BalanceOut, balance_out
 from gateway.actors import expect
 from gateway.auth import BEARER, Caller, bearer_token
 from gateway.context import Gateway

@@ -6,7 +6,7 @@ Invariants:
   code and field); the shard checks them again with the rest of the rules.
 - A user only ever reaches their own orders: every request carries their ``Auth`` and
   the shard answers 404 ORDER_NOT_FOUND for an order of anyone else.
-- Every order and fill leaves through :func:`bourse.wire.order_out` / ``fill_out`` with
+- Every order and fill leaves through :func:`api.wire.order_out` / ``fill_out`` with
   its own market's formats.
 """
 
@@ -32,7 +32,7 @@ from actors.accounts.protocol import (
     OrderView,
     PlaceOrder,
 )
-from bourse.wire import FillOut, OrderOut, fill_out, order_out
+from api.wire import FillOut, OrderOut, fill_out, order_out
 from gateway.actors import expect
 from gateway.auth import BEARER
 from gateway.context import Gateway

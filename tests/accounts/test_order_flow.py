@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import msgspec
-from harness import Cluster
 
 from actors.accounts.protocol import (
     AccountsReply,
@@ -31,6 +30,7 @@ from actors.accounts.protocol import (
 )
 from actors.engine.messages import Place
 from actors.engine.protocol import DepthQuery, DepthReply, EngineOutbound, EngineRequest
+from harness.cluster import Cluster
 from transport.framing import pack_rid
 
 BTC = 100_000_000

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from harness import write_config
 
 from actors.accounts.actor import ROUTER, AccountsActor
 from actors.accounts.ledger import Ledger
@@ -26,6 +25,7 @@ from actors.accounts.protocol import (
 )
 from bourse.config import Config, load_config
 from bourse.journal import read_frames
+from harness.cluster import write_config
 from transport.runtime import Inbound, Outbox
 
 SECRET = hashlib.sha256(b"snapshots").digest()

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from harness import write_config
 
 from actors.accounts.actor import ROUTER as SHARD_ROUTER
 from actors.accounts.actor import AccountsActor, engine_socket
@@ -30,6 +29,7 @@ from actors.engine.actor import EngineActor
 from actors.engine.messages import Place
 from actors.engine.protocol import EngineOutbound, EngineRequest, Report, Sync, shard_identity
 from bourse.config import Config, load_config
+from harness.cluster import write_config
 from transport.runtime import Inbound, Outbox
 
 SECRET = hashlib.sha256(b"policy").digest()

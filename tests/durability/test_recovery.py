@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import Cluster, cluster
 from test_order_flow import BTC, USDT, Trader, assert_conserved, settled_totals
 
 from actors.accounts.protocol import (
@@ -22,6 +21,7 @@ from actors.accounts.protocol import (
     PlaceOrder,
 )
 from actors.engine.protocol import DepthQuery, DepthReply, EngineOutbound
+from harness.cluster import Cluster, cluster
 
 
 def log_records(cluster: Cluster, name: str, msg: str) -> list[dict[str, object]]:

@@ -26,7 +26,6 @@ from typing import Any
 import msgspec
 import zmq
 import zmq.asyncio
-from harness import ActorClient, Cluster, cluster
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -45,6 +44,8 @@ from actors.accounts.protocol import (
 from actors.engine.protocol import DepthQuery, DepthReply, EngineOutbound
 from bourse.config import load_config
 from feed.protocol import FeedQuery, FeedReply, FeedStatus, FeedStatusQuery
+from harness.cluster import Cluster, cluster
+from transport.blocking import BlockingClient
 from transport.client import DealerClient, RequestError
 
 DEADLINE_S = 20.0
@@ -92,7 +93,7 @@ def wait_feed(c: Cluster, timeout_s: float = DEADLINE_S) -> None:
 
 
 def feed_query(c: Cluster, query: FeedQuery, timeout_s: float = 3.0) -> FeedReply:
-    client = ActorClient(c.context, c.config.feed_router.connect)
+    client = BlockingClient(c.context, c.config.feed_router.connect)
     try:
         reply: FeedReply = client.call(query, FeedReply, timeout_s)
         return reply
@@ -346,7 +347,7 @@ class Trader:
         self.replies = 0
         self._connected = False
 
-    def _create(self, client: ActorClient, shard: int) -> Account:
+    def _create(self, client: BlockingClient, shard: int) -> Account:
         secret = f"secret-{shard}-{len(self.accounts)}-{self.rng.random()}"
         key_hash = hashlib.sha256(secret.encode()).digest()
         created = client.call(CreateUser(key_hash), AccountsReply)

@@ -9,11 +9,10 @@ from typing import Any
 import msgspec
 import pytest
 from feedkit import FeedClient, Trader, feed_cluster, feed_query, is_push, open_ws
-from harness import Cluster
 from websockets.exceptions import InvalidStatus
 
 from actors.accounts.protocol import GetOrder, OrderReply
-from bourse.wire import order_out
+from api.wire import order_out
 from feed.protocol import (
     FeedError,
     FeedStatus,
@@ -25,6 +24,7 @@ from feed.protocol import (
     TradesQuery,
     TradesReply,
 )
+from harness.cluster import Cluster
 
 MARKET = "ETH-USDT"
 

@@ -1,21 +1,14 @@
 """Fixtures of the gateway tests: one running exchange shared by the tests that only add
-users of their own.  The helpers live in ``gateway_kit`` (this folder is put on
-``sys.path`` so it imports by name under every import mode)."""
+users of their own.  The helpers live in ``gateway_kit``."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
+from gateway_kit import Api, User, exchange
 
-_HERE = str(Path(__file__).parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from gateway_kit import Api, User, exchange  # noqa: E402
-from harness import Cluster  # noqa: E402
+from harness.cluster import Cluster
 
 
 @pytest.fixture(scope="session")

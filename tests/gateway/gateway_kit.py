@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import Cluster, write_config
 
 from bourse.config import load_config
+from harness.cluster import Cluster, write_config
 
 ADMIN_KEY = "test-admin-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}

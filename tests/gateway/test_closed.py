@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from gateway_kit import ADMIN, Api, User, error, exchange
-from harness import Cluster
+
+from harness.cluster import Cluster
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from gateway_kit import Api, error, exchange, shard_of, wait_until
-from harness import Cluster
+
+from harness.cluster import Cluster
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import schemathesis
 from gateway_kit import ADMIN, ADMIN_KEY, Api, User, exchange, wait_until
-from harness import ROOT, Cluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
@@ -23,6 +22,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from bourse.config import load_config
 from gateway.app import create_app
+from harness.cluster import ROOT, Cluster
 
 MAX_EXAMPLES = 30
 # Placing orders is where money moves: worth more examples, so that some of them trade.

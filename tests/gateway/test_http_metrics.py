@@ -5,8 +5,9 @@ from __future__ import annotations
 import urllib.request
 
 from gateway_kit import Api
-from harness import Cluster
 from prometheus_client.parser import text_string_to_metric_families
+
+from harness.cluster import Cluster
 
 
 def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:

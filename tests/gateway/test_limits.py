@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from gateway_kit import Api, error, exchange
-from harness import Cluster
+
+from harness.cluster import Cluster
 
 BURST = 8
 ORIGIN = "http://ui.example"

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 from gateway_kit import Api, User, error, wait_until
-from harness import Cluster
+
+from harness.cluster import Cluster
 
 Users = Callable[..., User]
 

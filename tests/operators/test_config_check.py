@@ -17,7 +17,7 @@ LOCAL = (ROOT / "configs" / "local.toml").read_text()
 
 def check(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bourse.cli", "--config", str(config), "config", "check"],
+        [sys.executable, "-m", "control.cli", "--config", str(config), "config", "check"],
         cwd=ROOT,
         capture_output=True,
         text=True,

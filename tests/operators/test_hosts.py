@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import ROOT, ActorClient, free_ports
 
 from actors.accounts.protocol import (
     AccountsReply,
@@ -29,6 +28,8 @@ from actors.accounts.protocol import (
 )
 from actors.engine.protocol import EngineOutbound, EngineStatus, StatusQuery
 from bourse.config import load_config
+from harness.cluster import ROOT, free_ports
+from transport.blocking import BlockingClient
 
 HOSTS = {"match-a": "127.0.0.2", "match-b": "127.0.0.3", "engines": "127.0.0.4"}
 
@@ -92,7 +93,7 @@ def hosts(tmp_path: Path) -> Iterator[tuple[Path, dict[str, subprocess.Popen[byt
             [
                 sys.executable,
                 "-m",
-                "bourse.cli",
+                "control.cli",
                 "--config",
                 str(config_path),
                 "run",
@@ -116,7 +117,9 @@ def hosts(tmp_path: Path) -> Iterator[tuple[Path, dict[str, subprocess.Popen[byt
                 supervisor.kill()
 
 
-def wait_for(client: ActorClient, message: object, reply_type: object, deadline_s: float) -> object:
+def wait_for(
+    client: BlockingClient, message: object, reply_type: object, deadline_s: float
+) -> object:
     deadline = time.monotonic() + deadline_s
     while True:
         try:
@@ -144,8 +147,8 @@ def test_hosts_trade_across_machines_and_a_killed_engine_comes_back(
     config_path, _ = hosts
     config = load_config(config_path)
     context: zmq.Context[bytes] = zmq.Context()
-    engine = ActorClient(context, config.engines["BTC-USDT"].router.connect)
-    shards = [ActorClient(context, shard.router.connect) for shard in config.shards]
+    engine = BlockingClient(context, config.engines["BTC-USDT"].router.connect)
+    shards = [BlockingClient(context, shard.router.connect) for shard in config.shards]
     assert isinstance(wait_for(engine, StatusQuery(), EngineOutbound, 30), EngineStatus)
     for shard in shards:
         assert isinstance(wait_for(shard, GetStatus(), AccountsReply, 30), ShardStatus)
@@ -178,7 +181,7 @@ def test_hosts_trade_across_machines_and_a_killed_engine_comes_back(
     (first_pid,) = started_pids(log, "engine-BTC-USDT")
     os.kill(first_pid, signal.SIGKILL)
     engine.close()
-    engine = ActorClient(context, config.engines["BTC-USDT"].router.connect)
+    engine = BlockingClient(context, config.engines["BTC-USDT"].router.connect)
     status = wait_for(engine, StatusQuery(), EngineOutbound, 30)  # only a new engine answers
     assert isinstance(status, EngineStatus) and status.commands == 2  # recovered from disk
     assert len(started_pids(log, "engine-BTC-USDT")) == 2

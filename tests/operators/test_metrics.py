@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import urllib.request
 
-from harness import Cluster
 from prometheus_client.parser import text_string_to_metric_families
 
 from actors.accounts.protocol import AccountsReply, Auth, CreateUser, Deposit, PlaceOrder
+from harness.cluster import Cluster
 
 
 def scrape(url: str) -> dict[str, float]:

@@ -4,13 +4,9 @@ accounts shard and the engine, in every process's JSON log lines."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "gateway"))
-
 from gateway_kit import exchange
 
 

@@ -11,7 +11,6 @@ import urllib.request
 
 import msgspec
 import zmq
-from harness import Cluster, free_ports
 
 from actors.accounts.protocol import (
     AccountsReply,
@@ -24,6 +23,7 @@ from actors.accounts.protocol import (
     ShardStatus,
     UserCreated,
 )
+from harness.cluster import Cluster, free_ports
 from transport.client import DealerClient, Unavailable
 from transport.framing import BATCH, Envelope, pack_envelopes, pack_rid, unpack_envelopes
 

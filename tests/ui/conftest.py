@@ -4,27 +4,19 @@ session, a fresh browser context (own storage, own API key) for every test.
 The exchange is ``gateway_kit.exchange`` with the feed: engines, shards, the feed and the
 gateway as real processes on free ports of 127.0.0.1; the gateway serves the built UI
 (``ui/dist``) at ``/``.  The browser is Debian's Chromium driven by Playwright's sync API.
-``tests/``, ``tests/gateway`` and this folder are put on ``sys.path`` so the kits import by
-plain name under every import mode.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gateway_kit import Api, exchange, wait_until
+from playwright.sync_api import Browser, expect, sync_playwright
+from screen_kit import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Screen
 
-_HERE = Path(__file__).resolve().parent
-for _path in (str(_HERE), str(_HERE.parent / "gateway"), str(_HERE.parent)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from gateway_kit import Api, exchange, wait_until  # noqa: E402
-from harness import ROOT, Cluster  # noqa: E402
-from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
-from screen_kit import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Screen  # noqa: E402
+from harness.cluster import ROOT, Cluster
 
 UI = ROOT / "ui"
 ARTIFACTS = ROOT / "test-artifacts"

@@ -30,12 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     if command == "run":
         return _run(config, args)
     if command == "config":
-        from bourse.placement import describe
+        from control.placement import describe
 
         print(describe(config))
         return 0
     if command == "status":
-        from bourse.status import print_status
+        from control.status import print_status
 
         return print_status(config)
     parser.print_help()
@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(config: Config, args: argparse.Namespace) -> int:
     process: str | None = args.process
     if args.host is not None:
-        from bourse.supervisor import run_host
+        from control.supervisor import run_host
 
         return run_host(config, args.host, args.config)
     if process == "engine":

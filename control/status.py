@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import zmq
 
 from actors.accounts.protocol import AccountsReply, GetStatus, ShardStatus
 from actors.engine.protocol import EngineOutbound, EngineStatus, StatusQuery
 from bourse.config import Config
-from transport.framing import pack_rid
+from transport.blocking import BlockingClient
 
-TIMEOUT_MS = 1000
+TIMEOUT_S = 1.0
 
 
 def ask(context: zmq.Context[Any], endpoint: str, message: object, reply_type: Any) -> Any:
-    socket = context.socket(zmq.DEALER)
-    socket.setsockopt(zmq.LINGER, 0)
-    socket.connect(endpoint)
+    client = BlockingClient(context, endpoint)
     try:
-        socket.send_multipart([pack_rid(1), msgspec.msgpack.encode(message)])
-        if not socket.poll(TIMEOUT_MS):
-            return None
-        return msgspec.msgpack.decode(socket.recv_multipart()[1], type=reply_type)
+        return client.ask(message, reply_type, TIMEOUT_S)
     finally:
-        socket.close(linger=0)
+        client.close()
 
 
 def print_status(config: Config) -> int:

@@ -1,4 +1,4 @@
-"""Real processes for tests: a config on free ports, processes started and stopped.
+"""Real processes for tests and benchmarks: a config on free ports, processes started and stopped.
 
 Invariants:
 - Every cluster gets its own config file, data folder and free ports on 127.0.0.1, so
@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import zmq
 
 from actors.accounts.protocol import AccountsReply, GetStatus
 from actors.engine.protocol import EngineOutbound, StatusQuery
 from bourse.config import Config, load_config
-from transport.framing import pack_rid, unpack_rid
+from transport.blocking import BlockingClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,38 +99,6 @@ def write_config(
     return path
 
 
-class ActorClient:
-    """A blocking DEALER for tests: one request, one reply, with a deadline."""
-
-    def __init__(self, context: zmq.Context[Any], endpoint: str) -> None:
-        self._socket = context.socket(zmq.DEALER)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.connect(endpoint)
-        self._rid = 0
-        self._encoder = msgspec.msgpack.Encoder()
-
-    def raw(self, frames: list[bytes], timeout_s: float = 5.0) -> list[bytes]:
-        self._socket.send_multipart(frames)
-        if not self._socket.poll(int(timeout_s * 1000)):
-            raise TimeoutError("no reply")
-        return self._socket.recv_multipart()
-
-    def call(self, message: object, reply_type: Any, timeout_s: float = 5.0) -> Any:
-        self._rid += 1
-        deadline = time.monotonic() + timeout_s
-        self._socket.send_multipart([pack_rid(self._rid), self._encoder.encode(message)])
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._socket.poll(int(left * 1000)):
-                raise TimeoutError(f"no reply to {message!r}")
-            rid_frame, body = self._socket.recv_multipart()
-            if unpack_rid(rid_frame) == self._rid:
-                return msgspec.msgpack.decode(body, type=reply_type)
-
-    def close(self) -> None:
-        self._socket.close(linger=0)
-
-
 @dataclass
 class Cluster:
     config_path: Path
@@ -151,7 +118,7 @@ class Cluster:
         log_path = self.data_dir / f"{name}.log"
         log_file = log_path.open("ab")
         process = subprocess.Popen(
-            [sys.executable, "-m", "bourse.cli", "--config", str(self.config_path), "run", *args],
+            [sys.executable, "-m", "control.cli", "--config", str(self.config_path), "run", *args],
             cwd=ROOT,
             env=self.env(),
             stdout=log_file,
@@ -179,11 +146,11 @@ class Cluster:
         for shard in range(len(self.config.shards)):
             self.wait_shard(shard)
 
-    def engine_client(self, market: str) -> ActorClient:
-        return ActorClient(self.context, self.config.engines[market].router.connect)
+    def engine_client(self, market: str) -> BlockingClient:
+        return BlockingClient(self.context, self.config.engines[market].router.connect)
 
-    def shard_client(self, shard: int) -> ActorClient:
-        return ActorClient(self.context, self.config.shards[shard].router.connect)
+    def shard_client(self, shard: int) -> BlockingClient:
+        return BlockingClient(self.context, self.config.shards[shard].router.connect)
 
     def wait_engine(self, market: str, timeout_s: float = 20.0) -> None:
         self._wait(
@@ -201,7 +168,7 @@ class Cluster:
             timeout_s,
         )
 
-    def _wait(self, name: str, probe: Any, client: ActorClient, timeout_s: float) -> None:
+    def _wait(self, name: str, probe: Any, client: BlockingClient, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         try:
             while time.monotonic() < deadline:
@@ -213,7 +180,7 @@ class Cluster:
                     return
                 except TimeoutError:
                     client.close()
-                    client = ActorClient(self.context, client_endpoint(self, name))
+                    client = BlockingClient(self.context, client_endpoint(self, name))
             raise TimeoutError(f"{name} not ready: {self.read_log(name)}")
         finally:
             client.close()

@@ -36,7 +36,7 @@ class Child:
 
 
 def children_of(config: Config, host: str, config_path: str) -> list[Child]:
-    base = [sys.executable, "-m", "bourse.cli", "--config", config_path, "run"]
+    base = [sys.executable, "-m", "control.cli", "--config", config_path, "run"]
     children = [
         Child(engine.name, [*base, "engine", "--market", market])
         for market, engine in config.engines.items()
