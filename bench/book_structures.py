@@ -51,12 +51,12 @@ from collections.abc import Iterator
 from heapq import heapify, heappop, heappush
 from typing import NamedTuple
 
-from engine import BASE_SCALE, LOT, TICK, Generator
 from sortedcontainers import SortedDict
 
 from actors.engine.book import BookSide, Level, RestingOrder
 from actors.engine.engine import MatchingEngine
 from actors.engine.messages import Command, Side
+from bench.engine import BASE_SCALE, LOT, TICK, Generator
 
 
 class OwnIndexSide(BookSide):
