@@ -17,8 +17,8 @@ Invariants:
   client subscribes to a channel), and forwards a message only when its topic names
   exactly such a user (ZeroMQ subscriptions are prefixes: ``orders.1`` also matches
   ``orders.12``).
-- Test hook: with ``BOURSE_FEED_TEST_DROP=3,40,80`` the 3rd, 40th and 80th ``book`` frame
-  of each market are discarded on arrival, as if the network lost them.
+- A private event leaves as the tagged Struct of ``feed/wire.py`` for its channel,
+  encoded once to JSON; the hub hands those bytes to every connection of the user.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 
@@ -44,12 +43,12 @@ from actors.engine.protocol import (
     StatusQuery,
     book_topic,
 )
-from api.wire import balance_out, fill_out, order_out
 from bourse.config import Config
 from feed.hub import USER_KEY, Key
 from feed.markets import MarketData
 from feed.ops import PRIVATE_CHANNELS
 from feed.store import FeedStore
+from feed.wire import PrivatePush, balance_push, fill_push, order_push
 from transport.client import DealerClient, RequestError
 from transport.framing import recv_frames_nowait
 from transport.pubsub import PUB_HWM, GapDetector, parse_published
@@ -60,7 +59,6 @@ BATCH_MAX = 512
 AUDIT_S = 2.0
 RETRY_FIRST_S = 0.05
 RETRY_MAX_S = 2.0
-DROP_ENV = "BOURSE_FEED_TEST_DROP"
 SLOW_COMMIT_S = 0.05
 
 _encoder = msgspec.msgpack.Encoder()
@@ -102,8 +100,6 @@ class BookUpstream:
         self._decode = msgspec.msgpack.Decoder(MarketEvents).decode
         self._replies = msgspec.msgpack.Decoder(EngineOutbound).decode
         self._fetches: dict[str, asyncio.Task[None]] = {}
-        self._drops = {int(n) for n in os.environ.get(DROP_ENV, "").split(",") if n.strip()}
-        self._frames: dict[bytes, int] = {}
 
     # --- the book stream ---------------------------------------------------------------
 
@@ -139,11 +135,6 @@ class BookUpstream:
         market = self._topics.get(topic)
         if market is None:
             return
-        if self._drops:
-            count = self._frames.get(topic, 0) + 1
-            self._frames[topic] = count
-            if count in self._drops:
-                return
         contiguous = self._gaps.accept(topic, seq)
         try:
             message = self._decode(body)
@@ -222,7 +213,7 @@ class BookUpstream:
 
 
 class PrivateUpstream:
-    """Users' order, fill and balance events from the shards, rendered as REST shapes."""
+    """Users' order, fill and balance events from the shards, pushed as REST shapes."""
 
     def __init__(self, context: zmq.asyncio.Context, config: Config) -> None:
         self._config = config
@@ -258,29 +249,23 @@ class PrivateUpstream:
             except (msgspec.DecodeError, msgspec.ValidationError) as error:
                 log.error("shard event does not decode", extra={"fields": {"error": str(error)}})
                 continue
-            data = self.render(event)
-            if data is not None:
-                publish((kind, user), data)
+            push = self.render(event)
+            if push is not None:
+                publish((kind, user), _json.encode(push))
 
-    def render(self, event: OrderEvent | FillEvent | BalanceEvent) -> bytes | None:
+    def render(self, event: OrderEvent | FillEvent | BalanceEvent) -> PrivatePush | None:
+        """The push for ``event``; None for a market or asset this config does not know."""
         config = self._config
         match event:
             case OrderEvent(order=order):
                 market = config.markets.get(order.market)
-                if market is None:
-                    return None
-                return b'{"channel":"orders",' + _json.encode(order_out(order, market))[1:]
+                return None if market is None else order_push(order, market)
             case FillEvent(fill=fill):
                 market = config.markets.get(fill.market)
-                if market is None:
-                    return None
-                return b'{"channel":"fills",' + _json.encode(fill_out(fill, market))[1:]
+                return None if market is None else fill_push(fill, market)
             case BalanceEvent(balance=balance):
                 decimals = config.assets.get(balance.asset)
-                if decimals is None:
-                    return None
-                out = balance_out(balance, decimals)
-                return b'{"channel":"balances",' + _json.encode(out)[1:]
+                return None if decimals is None else balance_push(balance, decimals)
         return None
 
     def close(self) -> None:

@@ -12,6 +12,8 @@ Invariants:
   No float ever holds it.
 - A push Struct is its REST Struct plus ``channel`` (written first) and ``market`` where
   API.md says so; its JSON is encoded once and the same bytes go to every subscriber.
+  That holds for the private pushes too: an order, fill or balance push is exactly the
+  REST object (``api/wire.py``) with ``channel`` in front.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import Any, Literal
 
 import msgspec
 
+from actors.accounts.protocol import BalanceView, FillView, OrderView
 from actors.engine.protocol import DepthReply
+from api.wire import BalanceOut, FillOut, OrderOut, balance_out, fill_out, order_out
 from bourse.market import Market
 from feed.protocol import KlineRow, TickerRow, TradeRow
 
@@ -106,6 +110,21 @@ class DepthUpdatePush(msgspec.Struct, frozen=True, tag_field="channel", tag="dep
     type: Literal["update"] = "update"
 
 
+class OrderPush(OrderOut, frozen=True, tag_field="channel", tag="orders"):
+    pass
+
+
+class FillPush(FillOut, frozen=True, tag_field="channel", tag="fills"):
+    pass
+
+
+class BalancePush(BalanceOut, frozen=True, tag_field="channel", tag="balances"):
+    pass
+
+
+PrivatePush = OrderPush | FillPush | BalancePush
+
+
 # --- acknowledgements and errors on the WebSocket --------------------------------------------
 
 
@@ -182,6 +201,18 @@ def ticker_out(row: TickerRow, market: Market) -> TickerOut:
 
 def ticker_push(row: TickerRow, market: Market) -> TickerPush:
     return TickerPush(**_fields(ticker_out(row, market)))
+
+
+def order_push(order: OrderView, market: Market) -> OrderPush:
+    return OrderPush(**_fields(order_out(order, market)))
+
+
+def fill_push(fill: FillView, market: Market) -> FillPush:
+    return FillPush(**_fields(fill_out(fill, market)))
+
+
+def balance_push(balance: BalanceView, decimals: int) -> BalancePush:
+    return BalancePush(**_fields(balance_out(balance, decimals)))
 
 
 def _fields(shape: msgspec.Struct) -> dict[str, Any]:

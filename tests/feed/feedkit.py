@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import random
 import socket
 import time
@@ -61,17 +60,8 @@ def add_feed_options(c: Cluster, *lines: str) -> None:
     c.config = load_config(c.config_path)
 
 
-def start_feed(c: Cluster, env: dict[str, str] | None = None) -> None:
-    saved = {key: os.environ.get(key) for key in (env or {})}
-    os.environ.update(env or {})
-    try:
-        c.start("feed", "feed")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def start_feed(c: Cluster) -> None:
+    c.start("feed", "feed")
     wait_feed(c)
 
 
@@ -112,14 +102,12 @@ def engine_depth(c: Cluster, market: str) -> DepthReply:
 
 
 @contextmanager
-def feed_cluster(
-    folder: Path, *options: str, env: dict[str, str] | None = None
-) -> Iterator[Cluster]:
+def feed_cluster(folder: Path, *options: str) -> Iterator[Cluster]:
     with cluster(folder) as c:
         if options:
             add_feed_options(c, *options)
         c.start_actors()
-        start_feed(c, env)
+        start_feed(c)
         yield c
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from feedkit import Trader, converge, feed_cluster, subscribed_client
+from busproxy import lose_book_frames, lossy_bus
+from feedkit import Trader, converge, feed_cluster, start_feed, subscribed_client
 
-from feed.upstream import DROP_ENV
+from harness.cluster import cluster
 
 MARKETS = ("BTC-USDT", "ETH-USDT")
 
 
 async def test_lost_frames_resync_the_feed_and_resend_snapshots(tmp_path: Path) -> None:
-    with feed_cluster(tmp_path, env={DROP_ENV: "3,30,60"}) as c:
+    with cluster(tmp_path) as c, lossy_bus(c, lose_book_frames({3, 30, 60})) as (proxy, via):
+        c.start_actors()
+        start_feed(via)
         client = await subscribed_client(c.config.feed_ws.port, trades=False)
         trader = Trader(c, seed=3)
         try:
@@ -26,6 +29,7 @@ async def test_lost_frames_resync_the_feed_and_resend_snapshots(tmp_path: Path) 
                 # Each dropped frame forced a fresh snapshot; every chain in between held.
                 assert model.snapshots >= 1 + 3, (market, model.snapshots)
                 assert model.updates > updates[market]
+            assert proxy.lost == 3 * len(MARKETS)
             assert "frame gap" in c.read_log("feed")
             await client.close()
         finally:

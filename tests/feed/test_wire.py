@@ -7,14 +7,19 @@ import json
 import msgspec
 import pytest
 
+from actors.accounts.protocol import BalanceView, FillView, OrderView
 from actors.engine.protocol import DepthReply
+from api.wire import balance_out, fill_out, order_out
 from bourse.market import Market
 from feed.protocol import KlineRow, TickerRow, TradeRow
 from feed.wire import (
+    balance_push,
     change_text,
     depth_out,
+    fill_push,
     kline_out,
     kline_push,
+    order_push,
     ticker_out,
     trade_out,
     trade_push,
@@ -94,3 +99,51 @@ def test_depth_out_limits_each_side() -> None:
         "bids": [["0.20", "0.0001"]],
         "asks": [["0.30", "0.0001"]],
     }
+
+
+FILL = FillView(7, 9, "BTC-USDT", "buy", 30_000_000_000, 1_500_000, 90_000, "USDT", "taker", 1_000)
+ORDER = OrderView(
+    9, "mine", "BTC-USDT", "buy", "limit", 30_000_000_000, 2_000_000, 0, 1_500_000,
+    450_000_000, 90_000, "partially_filled", "GTC", False, "expire_taker", 900, 1_000, [FILL],
+)  # fmt: skip
+BALANCE = BalanceView("BTC", 10**8, 5)
+
+
+@pytest.mark.parametrize(
+    ("push", "rest", "channel"),
+    [
+        (order_push(ORDER, BTC), order_out(ORDER, BTC), "orders"),
+        (fill_push(FILL, BTC), fill_out(FILL, BTC), "fills"),
+        (balance_push(BALANCE, 8), balance_out(BALANCE, 8), "balances"),
+    ],
+)
+def test_a_private_push_is_the_rest_object_with_channel_first(
+    push: msgspec.Struct, rest: msgspec.Struct, channel: str
+) -> None:
+    body = msgspec.json.encode(rest)
+    assert msgspec.json.encode(push) == b'{"channel":"%s",' % channel.encode() + body[1:]
+
+
+def test_private_push_shapes() -> None:
+    assert json.loads(msgspec.json.encode(balance_push(BALANCE, 8))) == {
+        "channel": "balances",
+        "asset": "BTC",
+        "free": "1.00000000",
+        "locked": "0.00000005",
+    }
+    order = json.loads(msgspec.json.encode(order_push(ORDER, BTC)))
+    assert order["channel"] == "orders" and order["price"] == "30000.00"
+    assert order["fills"] == [
+        {
+            "trade_id": "7",
+            "order_id": "9",
+            "market": "BTC-USDT",
+            "side": "buy",
+            "price": "30000.00",
+            "qty": "0.0150",
+            "fee": "0.090000",
+            "fee_asset": "USDT",
+            "liquidity": "taker",
+            "time": 1_000,
+        }
+    ]
