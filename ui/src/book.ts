@@ -3,26 +3,9 @@
 
 import { crc32 } from './checksum';
 import { compareDec, fixed, fromScaled, fracLen, isZero, toScaled } from './format';
+import type { DepthSnapshot, DepthUpdate, Level } from './types';
 
-/** One price level as sent: [price, qty], qty being the level total. */
-export type Level = [string, string];
-
-export interface DepthSnapshot {
-  type: 'snapshot';
-  seq: number | string;
-  bids: Level[];
-  asks: Level[];
-  checksum?: number | string;
-}
-
-export interface DepthUpdate {
-  type: 'update';
-  seq: number | string;
-  prev_seq: number | string;
-  bids: Level[];
-  asks: Level[];
-  checksum?: number | string;
-}
+export type { Level };
 
 export type ApplyResult =
   | { ok: true }
@@ -74,16 +57,8 @@ function applyLevel(side: Level[], level: Level, dir: 1 | -1): void {
 
 function sortedSide(levels: readonly Level[], dir: 1 | -1): Level[] {
   const side: Level[] = [];
-  for (const l of levels) {
-    if (Array.isArray(l) && l.length >= 2) applyLevel(side, [String(l[0]), String(l[1])], dir);
-  }
+  for (const level of levels) applyLevel(side, level, dir);
   return side;
-}
-
-function sameChecksum(sent: number | string | undefined, computed: number): boolean {
-  if (sent === undefined || sent === null || sent === '') return true;
-  const n = Number(sent);
-  return Number.isFinite(n) && n >>> 0 === computed;
 }
 
 export class DepthBook {
@@ -105,15 +80,10 @@ export class DepthBook {
   }
 
   applySnapshot(msg: DepthSnapshot): ApplyResult {
-    this.bids = sortedSide(msg.bids ?? [], -1);
-    this.asks = sortedSide(msg.asks ?? [], 1);
+    this.bids = sortedSide(msg.bids, -1);
+    this.asks = sortedSide(msg.asks, 1);
     this.seq = String(msg.seq);
-    const sum = this.checksum();
-    if (!sameChecksum(msg.checksum, sum)) {
-      this.reset();
-      return { ok: false, reason: 'checksum', expected: String(msg.checksum), got: String(sum) };
-    }
-    return { ok: true };
+    return this.verify(msg.checksum);
   }
 
   applyUpdate(msg: DepthUpdate): ApplyResult {
@@ -123,15 +93,18 @@ export class DepthBook {
       this.reset();
       return { ok: false, reason: 'gap', expected, got: String(msg.prev_seq) };
     }
-    for (const l of msg.asks ?? []) applyLevel(this.asks, [String(l[0]), String(l[1])], 1);
-    for (const l of msg.bids ?? []) applyLevel(this.bids, [String(l[0]), String(l[1])], -1);
+    for (const level of msg.asks) applyLevel(this.asks, level, 1);
+    for (const level of msg.bids) applyLevel(this.bids, level, -1);
     this.seq = String(msg.seq);
+    return this.verify(msg.checksum);
+  }
+
+  /** Keeps the book if its checksum is the one sent, else drops it. */
+  private verify(sent: number): ApplyResult {
     const sum = this.checksum();
-    if (!sameChecksum(msg.checksum, sum)) {
-      this.reset();
-      return { ok: false, reason: 'checksum', expected: String(msg.checksum), got: String(sum) };
-    }
-    return { ok: true };
+    if (sent >>> 0 === sum) return { ok: true };
+    this.reset();
+    return { ok: false, reason: 'checksum', expected: String(sent), got: String(sum) };
   }
 
   checksum(): number {

@@ -3,7 +3,7 @@
 import './styles.css';
 import { AccountBar } from './account';
 import { api, errorText } from './api';
-import { DepthBook, type DepthSnapshot, type DepthUpdate } from './book';
+import { DepthBook } from './book';
 import { CandleChart } from './chart';
 import { DepthChart } from './depthChart';
 import { h, must, setText } from './dom';
@@ -16,8 +16,8 @@ import { AccountTabs } from './tabs';
 import { TickerHeader } from './tickerHeader';
 import { makeNotifier } from './toast';
 import { TradesView } from './trades';
-import { INTERVALS, type Balance, type Fill, type Interval, type Kline, type Order, type Ticker, type Trade } from './types';
-import { FeedSocket, type ConnState, type Subscription, type WsMessage } from './ws';
+import { INTERVALS, type Interval } from './types';
+import { FeedSocket, type ConnState, type Subscription } from './ws';
 
 const INTERVAL_KEY = 'bourse.interval';
 const MARKET_KEY = 'bourse.market';
@@ -103,7 +103,7 @@ const depthSub = (m: MarketInfo): Subscription => ({ channel: 'depth', market: m
 const tradesSub = (m: MarketInfo): Subscription => ({ channel: 'trades', market: m.market });
 const klineSub = (m: MarketInfo, iv: Interval): Subscription => ({ channel: 'kline', market: m.market, interval: iv });
 
-for (const channel of ['orders', 'fills', 'balances']) feed.subscribe({ channel });
+for (const channel of ['orders', 'fills', 'balances'] as const) feed.subscribe({ channel });
 
 /** Resubscribes to depth after a gap or checksum failure, backing off if it keeps failing. */
 const resync = {
@@ -222,31 +222,16 @@ window.addEventListener('hashchange', () => {
 
 // ---- feed messages ---------------------------------------------------------------
 
-/** The objects a private push carries (a bare object, or one or more under `data`). */
-function payloads<T>(msg: WsMessage): T[] {
-  const data = msg.data;
-  if (Array.isArray(data)) return data as T[];
-  if (data && typeof data === 'object') return [data as T];
-  return [msg as unknown as T];
-}
-
-function forCurrent(msg: WsMessage): MarketInfo | null {
+/** The selected market, if the push is about it. */
+function forCurrent(msg: { market: string }): MarketInfo | null {
   const m = store.current;
-  if (!m) return null;
-  if (typeof msg.market === 'string' && msg.market !== m.market) return null;
-  return m;
+  return m && msg.market === m.market ? m : null;
 }
 
 feed.on('depth', (msg) => {
   const m = forCurrent(msg);
   if (!m) return;
-  const r =
-    msg.type === 'snapshot'
-      ? book.applySnapshot(msg as unknown as DepthSnapshot)
-      : msg.type === 'update'
-        ? book.applyUpdate(msg as unknown as DepthUpdate)
-        : null;
-  if (!r) return;
+  const r = msg.type === 'snapshot' ? book.applySnapshot(msg) : book.applyUpdate(msg);
   if (!r.ok) {
     if (r.reason !== 'no-snapshot') {
       resync.request(m);
@@ -266,44 +251,28 @@ feed.on('depth', (msg) => {
 feed.on('trades', (msg) => {
   const m = forCurrent(msg);
   if (!m) return;
-  for (const t of payloads<Trade>(msg)) {
-    if (!t || t.price === undefined) continue;
-    tradesView.push(t);
-    bookView.setLast(t.price);
-    store.emit('lastPrice', { market: m.market, price: t.price });
-  }
+  tradesView.push(msg);
+  bookView.setLast(msg.price);
+  store.emit('lastPrice', { market: m.market, price: msg.price });
 });
 
 feed.on('ticker', (msg) => {
-  for (const t of payloads<Ticker>(msg)) {
-    if (t && typeof t.market === 'string' && store.market(t.market)) store.setTicker(t);
-  }
+  if (store.market(msg.market)) store.setTicker(msg);
 });
 
 feed.on('kline', (msg) => {
-  const m = forCurrent(msg);
-  if (!m || (msg.interval !== undefined && msg.interval !== interval)) return;
-  for (const k of payloads<Kline>(msg)) {
-    if (k && typeof k.time === 'number') {
-      candleChart.update(k);
-      setText(chartMessage, '');
-    }
-  }
+  if (!forCurrent(msg) || msg.interval !== interval) return;
+  candleChart.update(msg);
+  setText(chartMessage, '');
 });
 
-feed.on('orders', (msg) => {
-  for (const o of payloads<Order>(msg)) tabs.applyOrder(o);
-});
-feed.on('fills', (msg) => {
-  for (const f of payloads<Fill>(msg)) tabs.applyFill(f);
-});
-feed.on('balances', (msg) => {
-  for (const b of payloads<Balance>(msg)) tabs.applyBalance(b);
-});
+feed.on('orders', (msg) => tabs.applyOrder(msg));
+feed.on('fills', (msg) => tabs.applyFill(msg));
+feed.on('balances', (msg) => tabs.applyBalance(msg));
 
 const recentFeedErrors = new Map<string, number>();
-feed.on('op:error', (msg) => {
-  const text = typeof msg.message === 'string' ? msg.message : 'feed error';
+feed.onReply('error', (msg) => {
+  const text = msg.message;
   const now = Date.now();
   if (now - (recentFeedErrors.get(text) ?? 0) < 10000) return;
   recentFeedErrors.set(text, now);

@@ -1,6 +1,7 @@
 // Page-wide state shared by the panels, with typed change events.
 
 import { decimalsOf } from './format';
+import { Listeners } from './listeners';
 import type { Balance, Info, Market, Ticker } from './types';
 
 export interface MarketInfo extends Market {
@@ -22,29 +23,20 @@ interface Events {
   lastPrice: { market: string; price: string };
 }
 
-type Listener<T> = (v: T) => void;
-
 class Store {
   info: Info | null = null;
   markets: MarketInfo[] = [];
   current: MarketInfo | null = null;
   tickers = new Map<string, Ticker>();
   balances = new Map<string, Balance>();
-  private listeners: { [K in keyof Events]?: Set<Listener<Events[K]>> } = {};
+  private readonly listeners = new Listeners<Events>();
 
-  on<K extends keyof Events>(event: K, l: Listener<Events[K]>): void {
-    let set = this.listeners[event] as Set<Listener<Events[K]>> | undefined;
-    if (!set) {
-      set = new Set();
-      (this.listeners as Record<string, unknown>)[event] = set;
-    }
-    set.add(l);
+  on<K extends keyof Events>(event: K, l: (v: Events[K]) => void): void {
+    this.listeners.add(event, l);
   }
 
   emit<K extends keyof Events>(event: K, v: Events[K]): void {
-    const set = this.listeners[event] as Set<Listener<Events[K]>> | undefined;
-    if (!set) return;
-    for (const l of set) l(v);
+    this.listeners.emit(event, v);
   }
 
   market(name: string): MarketInfo | undefined {

@@ -1,9 +1,12 @@
-// Shapes of the public API (see the API contract). Amounts are decimal strings,
-// times are milliseconds since the Unix epoch.
+// Shapes of the public API (see the API contract), as the server builds them
+// (api/wire.py, feed/wire.py). Amounts are decimal strings, times are milliseconds
+// since the Unix epoch.
 
 export type Side = 'buy' | 'sell';
 export type OrderType = 'limit' | 'market';
 export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
+export type Liquidity = 'maker' | 'taker';
+export type SelfTradePrevention = 'expire_taker' | 'expire_maker' | 'expire_both';
 export type OrderStatus = 'new' | 'partially_filled' | 'filled' | 'cancelled' | 'expired' | 'rejected';
 
 export const INTERVALS = ['1m', '5m', '15m', '1h', '4h', '1d'] as const;
@@ -70,7 +73,7 @@ export interface Fill {
   qty: string;
   fee: string;
   fee_asset: string;
-  liquidity: string;
+  liquidity: Liquidity;
   time: number;
 }
 
@@ -85,12 +88,15 @@ export interface Order {
   quote_qty: string | null;
   filled_qty: string;
   filled_quote: string;
+  fee: string;
+  fee_asset: string;
   status: OrderStatus;
   time_in_force: TimeInForce;
   post_only: boolean;
+  stp: SelfTradePrevention;
   created_at: number;
   updated_at: number;
-  fills?: Fill[];
+  fills: Fill[];
 }
 
 export interface OrderRequest {
@@ -111,3 +117,107 @@ export interface UserCreated {
 }
 
 export const OPEN_STATUSES: ReadonlySet<string> = new Set(['new', 'partially_filled']);
+
+// ---- what the feed sends on its WebSocket (feed/wire.py) ----------------------
+
+/** One price level: the price and the level's new total, "0" when it is gone. */
+export type Level = [price: string, qty: string];
+
+export interface DepthSnapshot {
+  channel: 'depth';
+  type: 'snapshot';
+  market: string;
+  seq: number;
+  bids: Level[];
+  asks: Level[];
+  checksum: number;
+}
+
+export interface DepthUpdate {
+  channel: 'depth';
+  type: 'update';
+  market: string;
+  seq: number;
+  prev_seq: number;
+  bids: Level[];
+  asks: Level[];
+  checksum: number;
+}
+
+export interface TradePush extends Trade {
+  channel: 'trades';
+  market: string;
+}
+
+export interface TickerPush extends Ticker {
+  channel: 'ticker';
+}
+
+export interface KlinePush extends Kline {
+  channel: 'kline';
+  market: string;
+  interval: Interval;
+  closed: boolean;
+}
+
+/** The private pushes are the REST objects with their channel. */
+export interface OrderPush extends Order {
+  channel: 'orders';
+}
+
+export interface FillPush extends Fill {
+  channel: 'fills';
+}
+
+export interface BalancePush extends Balance {
+  channel: 'balances';
+}
+
+export type Push =
+  | DepthSnapshot
+  | DepthUpdate
+  | TradePush
+  | TickerPush
+  | KlinePush
+  | OrderPush
+  | FillPush
+  | BalancePush;
+export type Channel = Push['channel'];
+export type PrivateChannel = 'orders' | 'fills' | 'balances';
+
+/** Answers to the client's ops; they name the channel they answer, if any. */
+interface SubscriptionAck {
+  channel: Channel;
+  market?: string;
+  interval?: Interval;
+}
+
+export interface Subscribed extends SubscriptionAck {
+  op: 'subscribed';
+}
+
+export interface Unsubscribed extends SubscriptionAck {
+  op: 'unsubscribed';
+}
+
+export interface Authenticated {
+  op: 'authenticated';
+  user_id: string;
+}
+
+export interface FeedError {
+  op: 'error';
+  message: string;
+  channel?: string;
+  market?: string;
+}
+
+export interface Pong {
+  op: 'pong';
+}
+
+export type Reply = Subscribed | Unsubscribed | Authenticated | FeedError | Pong;
+export type ReplyOp = Reply['op'];
+
+/** Every message the feed sends: a push (no `op`) or a reply (with `op`). */
+export type ServerMessage = Push | Reply;

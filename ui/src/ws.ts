@@ -1,17 +1,22 @@
 // The page's single WebSocket connection to the feed. It remembers the
 // subscriptions the page wants, and after every (re)connect sends auth and all
 // of them again. Reconnects with capped exponential back-off; pings every 15 s.
+// Messages are typed by what the feed sends (types.ts): handlers are registered
+// per channel for pushes and per `op` for replies, and get that one shape.
+
+import { Listeners } from './listeners';
+import type { Channel, Interval, PrivateChannel, Push, Reply, ReplyOp, ServerMessage } from './types';
 
 export type ConnState = 'connected' | 'reconnecting' | 'down';
 
 export interface Subscription {
-  channel: string;
+  channel: Channel;
   market?: string;
-  interval?: string;
+  interval?: Interval;
 }
 
-export type WsMessage = Record<string, unknown> & { channel?: string; op?: string };
-type Handler = (msg: WsMessage) => void;
+type PushOf = { [C in Channel]: Extract<Push, { channel: C }> };
+type ReplyOf = { [O in ReplyOp]: Extract<Reply, { op: O }> };
 
 const PING_MS = 15000;
 /** With no message at all for this long the connection is taken as dead. */
@@ -21,7 +26,38 @@ const BACKOFF_CAP_MS = 15000;
 /** Failed attempts in a row after which the indicator shows "down". */
 const DOWN_AFTER = 4;
 
-export const PRIVATE_CHANNELS: ReadonlySet<string> = new Set(['orders', 'fills', 'balances']);
+export const PRIVATE_CHANNELS: ReadonlySet<string> = new Set<PrivateChannel>(['orders', 'fills', 'balances']);
+// Records, not lists: the compiler checks that each names every channel and op.
+const CHANNELS: Record<Channel, true> = {
+  depth: true,
+  trades: true,
+  ticker: true,
+  kline: true,
+  orders: true,
+  fills: true,
+  balances: true,
+};
+const REPLY_OPS: Record<ReplyOp, true> = { subscribed: true, unsubscribed: true, authenticated: true, error: true, pong: true };
+
+function isKeyOf<T extends object>(table: T, key: unknown): key is keyof T {
+  return typeof key === 'string' && Object.hasOwn(table, key);
+}
+
+/**
+ * Whether a parsed JSON value is a message of the feed's: an object with a known
+ * `op` (a reply), or without `op` and with a known `channel` (a push). The fields
+ * beyond these are the server's contract and are not checked one by one.
+ */
+export function isServerMessage(value: unknown): value is ServerMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  if ('op' in value) return isKeyOf(REPLY_OPS, value.op);
+  return 'channel' in value && isKeyOf(CHANNELS, value.channel);
+}
+
+/** One faulty handler must not stop the others or the socket. */
+function handlerFailed(error: unknown): void {
+  console.warn('feed handler failed', error);
+}
 
 function subKey(s: Subscription): string {
   return [s.channel, s.market ?? '', s.interval ?? ''].join('|');
@@ -38,7 +74,8 @@ export class FeedSocket {
   private url: string | null = null;
   private ws: WebSocket | null = null;
   private readonly subs = new Map<string, Subscription>();
-  private readonly handlers = new Map<string, Set<Handler>>();
+  private readonly pushHandlers = new Listeners<PushOf>(handlerFailed);
+  private readonly replyHandlers = new Listeners<ReplyOf>(handlerFailed);
   private readonly stateListeners = new Set<(s: ConnState) => void>();
   private readonly openListeners = new Set<() => void>();
   private readonly closeListeners = new Set<() => void>();
@@ -63,12 +100,14 @@ export class FeedSocket {
     this.connect();
   }
 
-  /** Handlers for data messages of a channel, or for acks with `op:<name>`. */
-  on(channel: string, handler: Handler): () => void {
-    let set = this.handlers.get(channel);
-    if (!set) this.handlers.set(channel, (set = new Set()));
-    set.add(handler);
-    return () => set!.delete(handler);
+  /** Calls `handler` with every push of `channel`; returns what unregisters it. */
+  on<C extends Channel>(channel: C, handler: (msg: PushOf[C]) => void): () => void {
+    return this.pushHandlers.add(channel, handler);
+  }
+
+  /** Calls `handler` with every reply `op` (an ack, `error`, `pong`). */
+  onReply<O extends ReplyOp>(op: O, handler: (msg: ReplyOf[O]) => void): () => void {
+    return this.replyHandlers.add(op, handler);
   }
 
   onState(l: (s: ConnState) => void): void {
@@ -252,22 +291,8 @@ export class FeedSocket {
     } catch {
       return;
     }
-    const list = Array.isArray(msg) ? msg : [msg];
-    for (const m of list) {
-      if (!m || typeof m !== 'object') continue;
-      const wm = m as WsMessage;
-      const key = typeof wm.op === 'string' ? `op:${wm.op}` : typeof wm.channel === 'string' ? wm.channel : null;
-      if (!key) continue;
-      const set = this.handlers.get(key);
-      if (!set) continue;
-      for (const h of set) {
-        try {
-          h(wm);
-        } catch (e) {
-          // one faulty handler must not stop the others or the socket
-          console.warn('feed handler failed', e);
-        }
-      }
-    }
+    if (!isServerMessage(msg)) return;
+    if ('op' in msg) this.replyHandlers.emit(msg.op, msg);
+    else this.pushHandlers.emit(msg.channel, msg);
   }
 }

@@ -1,20 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { DepthBook, bookChecksum, checksumInput, cumulative, qtyScale, type Level } from '../src/book';
+import type { DepthSnapshot, DepthUpdate } from '../src/types';
 
-const snapshot = {
-  type: 'snapshot' as const,
+const snapshot: DepthSnapshot = {
+  channel: 'depth',
+  type: 'snapshot',
+  market: 'BTC-USDT',
   seq: 10,
   asks: [
     ['30002.50', '1.250'],
     ['30001.00', '0.500'],
     ['30003.00', '2.000'],
-  ] as Level[],
+  ],
   bids: [
     ['29999.50', '0.100'],
     ['30000.00', '0.750'],
-  ] as Level[],
+  ],
   checksum: 1374908204,
 };
+
+/** An update after `prev_seq`; its checksum is only right where a test gives it. */
+function update(prev_seq: number, fields: Partial<DepthUpdate> = {}): DepthUpdate {
+  return { channel: 'depth', type: 'update', market: 'BTC-USDT', seq: prev_seq + 1, prev_seq, asks: [], bids: [], checksum: 0, ...fields };
+}
 
 describe('DepthBook', () => {
   it('sorts a snapshot and verifies its checksum', () => {
@@ -28,17 +36,16 @@ describe('DepthBook', () => {
   it('applies an update, removing "0" levels, and checks seq and checksum', () => {
     const b = new DepthBook();
     b.applySnapshot(snapshot);
-    const r = b.applyUpdate({
-      type: 'update',
-      seq: 11,
-      prev_seq: 10,
+    const r = b.applyUpdate(
+      update(10, {
       asks: [['30001.00', '0']],
       bids: [
         ['30000.50', '1.000'],
         ['30000.00', '0.250'],
       ],
       checksum: 2941193259,
-    });
+      }),
+    );
     expect(r).toEqual({ ok: true });
     expect(b.asks).toEqual([
       ['30002.50', '1.250'],
@@ -55,11 +62,11 @@ describe('DepthBook', () => {
   it('reports a sequence gap and drops its state', () => {
     const b = new DepthBook();
     b.applySnapshot(snapshot);
-    const r = b.applyUpdate({ type: 'update', seq: 13, prev_seq: 12, asks: [], bids: [] });
+    const r = b.applyUpdate(update(12));
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toBe('gap');
     expect(b.ready).toBe(false);
-    expect(b.applyUpdate({ type: 'update', seq: 14, prev_seq: 13, asks: [], bids: [] })).toEqual({
+    expect(b.applyUpdate(update(13))).toEqual({
       ok: false,
       reason: 'no-snapshot',
     });
@@ -68,14 +75,7 @@ describe('DepthBook', () => {
   it('reports a checksum mismatch', () => {
     const b = new DepthBook();
     b.applySnapshot(snapshot);
-    const r = b.applyUpdate({
-      type: 'update',
-      seq: 11,
-      prev_seq: 10,
-      asks: [],
-      bids: [['30000.00', '0.700']],
-      checksum: 2941193259,
-    });
+    const r = b.applyUpdate(update(10, { bids: [['30000.00', '0.700']], checksum: 2941193259 }));
     expect(!r.ok && r.reason).toBe('checksum');
     expect(b.ready).toBe(false);
   });
