@@ -7,8 +7,10 @@ BIN := $(CURDIR)/$(VENV)/bin
 CONFIG ?= configs/local.toml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 UI_SOURCES := $(shell find ui/src ui/index.html ui/vite.config.* ui/tsconfig*.json -type f 2>/dev/null)
+# npm ci writes this file last: the UI's packages are installed as the lock file says.
+UI_DEPS := ui/node_modules/.package-lock.json
 
-.PHONY: install python-deps ui browser run test lint format bench clean
+.PHONY: install python-deps ui ui-deps browser run test lint format bench clean
 
 install: python-deps ui
 
@@ -21,8 +23,14 @@ $(VENV)/.installed: pyproject.toml
 
 ui: ui/dist/index.html
 
-ui/dist/index.html: ui/package.json ui/package-lock.json $(UI_SOURCES)
-	cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build
+ui-deps: $(UI_DEPS)
+
+$(UI_DEPS): ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ui/dist/index.html: $(UI_DEPS) $(UI_SOURCES)
+	cd ui && npm run build
 
 # Browser tests drive Debian's Chromium (a browser download of the test tool's own is not used).
 browser:
@@ -36,14 +44,17 @@ test: install browser
 	cd ui && npm test --silent
 	$(BIN)/pytest -q
 
-lint: python-deps
+# The UI's: biome (format and lint) and tsc.
+lint: python-deps ui-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict
+	cd ui && npm run lint --silent
 
-format: python-deps
+format: python-deps ui-deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+	cd ui && npm run format --silent
 
 # Every script of bench/ that runs on its own (helpers such as bench/proc.py do not), as a
 # module from the project's root so that it imports the project by name.

@@ -29,8 +29,16 @@ export class AccountBar {
       const key = apiKey()!;
       const masked = key.length > 10 ? `${key.slice(0, 4)}…${key.slice(-4)}` : '••••';
       this.root.replaceChildren(
-        h('span', { class: 'muted key-label', title: 'Signed in with this API key', 'data-testid': 'account-key' }, `Key ${masked}`),
-        h('button', { type: 'button', class: 'btn small', 'data-testid': 'signout-button', onClick: () => this.signOut() }, 'Sign out'),
+        h(
+          'span',
+          { class: 'muted key-label', title: 'Signed in with this API key', 'data-testid': 'account-key' },
+          `Key ${masked}`,
+        ),
+        h(
+          'button',
+          { type: 'button', class: 'btn small', 'data-testid': 'signout-button', onClick: () => this.signOut() },
+          'Sign out',
+        ),
       );
       return;
     }
@@ -49,8 +57,17 @@ export class AccountBar {
       void this.useKey(input.value, use);
     });
     const signup = this.signupEnabled
-        ? h('button', { type: 'button', class: 'btn small primary', 'data-testid': 'signup-button', onClick: (ev: Event) => void this.signUp(ev.currentTarget as HTMLButtonElement) }, 'Sign up')
-        : null;
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn small primary',
+            'data-testid': 'signup-button',
+            onClick: (ev: Event) => void this.signUp(ev.currentTarget as HTMLButtonElement),
+          },
+          'Sign up',
+        )
+      : null;
     this.root.replaceChildren(...[signup, form, this.error].filter((el): el is HTMLElement => el !== null));
   }
 
@@ -84,7 +101,16 @@ export class AccountBar {
       h('div', { class: 'key-reveal-title' }, `Account ${userId} created. Your API key, shown only this once:`),
       h('div', { class: 'key-reveal-row' }, code, copy),
       h('div', { class: 'muted' }, 'It is kept in this browser. Save it to sign in elsewhere.'),
-      h('button', { type: 'button', class: 'btn tiny', 'data-testid': 'api-key-dismiss', onClick: () => (this.shown.hidden = true) }, 'Done'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn tiny',
+          'data-testid': 'api-key-dismiss',
+          onClick: () => (this.shown.hidden = true),
+        },
+        'Done',
+      ),
     );
     this.shown.hidden = false;
   }

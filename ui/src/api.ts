@@ -63,7 +63,7 @@ async function request<T>(method: string, path: string, opts: RequestOptions = {
   if (opts.auth) {
     const key = opts.key ?? apiKey();
     if (!key) throw new ApiError(401, 'UNAUTHENTICATED', 'Sign in first');
-    headers['Authorization'] = `Bearer ${key}`;
+    headers.Authorization = `Bearer ${key}`;
   }
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS);

@@ -2,7 +2,7 @@
 // checked by sequence number and CRC-32 checksum. No DOM in here.
 
 import { crc32 } from './checksum';
-import { compareDec, fixed, fromScaled, fracLen, isZero, toScaled } from './format';
+import { compareDec, fixed, fracLen, fromScaled, isZero, toScaled } from './format';
 import type { DepthSnapshot, DepthUpdate, Level } from './types';
 
 export type { Level };

@@ -2,16 +2,16 @@
 // Prices become numbers here only, for drawing.
 
 import {
+  type CandlestickData,
   CandlestickSeries,
   ColorType,
   CrosshairMode,
-  HistogramSeries,
-  TickMarkType,
   createChart,
-  type CandlestickData,
   type HistogramData,
+  HistogramSeries,
   type IChartApi,
   type ISeriesApi,
+  TickMarkType,
   type Time,
   type UTCTimestamp,
 } from 'lightweight-charts';

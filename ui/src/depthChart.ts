@@ -1,16 +1,16 @@
 // Depth chart: cumulative bid and ask size against price.
 
 import {
-  AreaSeries,
-  LineType,
-  createOptionsChart,
   type AreaData,
+  AreaSeries,
+  createOptionsChart,
   type DeepPartial,
-  type PriceChartOptions,
   type IChartApiBase,
   type ISeriesApi,
+  LineType,
+  type PriceChartOptions,
 } from 'lightweight-charts';
-import { cumulative, qtyScale, type DepthBook } from './book';
+import { cumulative, type DepthBook, qtyScale } from './book';
 import { CHART_LAYOUT, COLORS } from './chart';
 import type { MarketInfo } from './store';
 

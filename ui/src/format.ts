@@ -68,7 +68,7 @@ export function fromScaled(v: bigint, decimals: number): string {
   let digits = (neg ? -v : v).toString();
   if (decimals > 0) {
     digits = digits.padStart(decimals + 1, '0');
-    digits = digits.slice(0, digits.length - decimals) + '.' + digits.slice(digits.length - decimals);
+    digits = `${digits.slice(0, digits.length - decimals)}.${digits.slice(digits.length - decimals)}`;
   }
   return (neg && v !== 0n ? '-' : '') + digits;
 }
@@ -80,7 +80,7 @@ export function fixed(s: string, decimals: number): string {
   if (p.frac.length <= decimals) {
     const frac = p.frac.padEnd(decimals, '0');
     const out = decimals > 0 ? `${p.int}.${frac}` : p.int;
-    return p.neg && /[1-9]/.test(out) ? '-' + out : out;
+    return p.neg && /[1-9]/.test(out) ? `-${out}` : out;
   }
   let kept = BigInt(p.int + p.frac.slice(0, decimals));
   if (p.frac.charCodeAt(decimals) >= 53 /* '5' */) kept += 1n;
@@ -97,7 +97,7 @@ export function trimZeros(s: string): string {
   const p = parts(s);
   const frac = p.frac.replace(/0+$/, '');
   const out = frac ? `${p.int}.${frac}` : p.int;
-  return p.neg && out !== '0' ? '-' + out : out;
+  return p.neg && out !== '0' ? `-${out}` : out;
 }
 
 /** Compares two decimal strings numerically: -1, 0 or 1. */
@@ -178,7 +178,7 @@ export function pctChange(from: string | undefined, to: string | undefined, deci
   if (ratio === null) return null;
   const r = fixed(ratio, decimals);
   if (isZero(r)) return fixed('0', decimals);
-  return r.startsWith('-') ? r : '+' + r;
+  return r.startsWith('-') ? r : `+${r}`;
 }
 
 /** Sign of a decimal string: -1, 0 or 1. */
@@ -191,7 +191,7 @@ export function groupThousands(s: string): string {
   const p = parts(s);
   const int = p.int.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   const out = p.frac ? `${int}.${p.frac}` : int;
-  return p.neg ? '-' + out : out;
+  return p.neg ? `-${out}` : out;
 }
 
 /** Compact display of a large amount: "1234567.8" -> "1.23M". Display only. */

@@ -1,7 +1,7 @@
 // Order book ladder: asks above (nearest the spread at the bottom), the spread,
 // bids below; price, size, running total and a depth bar per level.
 
-import { cumulative, qtyScale, type CumLevel, type DepthBook } from './book';
+import { type CumLevel, cumulative, type DepthBook, qtyScale } from './book';
 import { frameThrottle, h, setText, trendClass } from './dom';
 import { compareDec, divDec, fixed, isZero, mulDec } from './format';
 import type { MarketInfo } from './store';
@@ -109,7 +109,12 @@ export class BookView {
     for (const l of asks) if (l.cumScaled > max) max = l.cumScaled;
     for (const l of bids) if (l.cumScaled > max) max = l.cumScaled;
     // asks: highest of the shown levels on top, best ask just above the spread
-    this.asks.replaceChildren(...asks.slice().reverse().map((l) => this.row(l, 'ask', max, m)));
+    this.asks.replaceChildren(
+      ...asks
+        .slice()
+        .reverse()
+        .map((l) => this.row(l, 'ask', max, m)),
+    );
     this.bids.replaceChildren(...bids.map((l) => this.row(l, 'bid', max, m)));
 
     const spread = book.spread();

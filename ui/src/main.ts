@@ -11,13 +11,13 @@ import { BookView } from './ladder';
 import { MarketList } from './marketList';
 import { OrderForm } from './orderForm';
 import { apiKey, onApiKeyChange } from './session';
-import { store, withPrecision, type MarketInfo } from './store';
+import { type MarketInfo, store, withPrecision } from './store';
 import { AccountTabs } from './tabs';
 import { TickerHeader } from './tickerHeader';
 import { makeNotifier } from './toast';
 import { TradesView } from './trades';
 import { INTERVALS, type Interval } from './types';
-import { FeedSocket, type ConnState, type Subscription } from './ws';
+import { type ConnState, FeedSocket, type Subscription } from './ws';
 
 const INTERVAL_KEY = 'bourse.interval';
 const MARKET_KEY = 'bourse.market';
@@ -55,7 +55,11 @@ const chartToolbar = h(
   'div',
   { class: 'chart-toolbar', role: 'toolbar', 'aria-label': 'Candle interval' },
   ...INTERVALS.map((iv) => {
-    const b = h('button', { type: 'button', class: 'tab', 'data-testid': `interval-${iv}`, onClick: () => setChartInterval(iv) }, iv);
+    const b = h(
+      'button',
+      { type: 'button', class: 'tab', 'data-testid': `interval-${iv}`, onClick: () => setChartInterval(iv) },
+      iv,
+    );
     intervalButtons.set(iv, b);
     return b;
   }),
@@ -94,7 +98,12 @@ const connLabels: Record<ConnState, string> = { connected: 'Live', reconnecting:
 feed.onState((s) => {
   conn.dataset.state = s;
   setText(must('.conn-label', conn), connLabels[s]);
-  conn.title = s === 'connected' ? 'Live feed connected' : s === 'reconnecting' ? 'Live feed reconnecting…' : 'Live feed down, retrying';
+  conn.title =
+    s === 'connected'
+      ? 'Live feed connected'
+      : s === 'reconnecting'
+        ? 'Live feed reconnecting…'
+        : 'Live feed down, retrying';
 });
 
 // ---- subscriptions ----------------------------------------------------------

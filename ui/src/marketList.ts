@@ -2,7 +2,7 @@
 
 import { h, setText, trendClass } from './dom';
 import { compact, pctChange, priceOrDash } from './format';
-import { store, type MarketInfo } from './store';
+import { type MarketInfo, store } from './store';
 import type { Ticker } from './types';
 
 /** True for a market status that means no trading ("halted", "suspended", ...). */
@@ -23,7 +23,10 @@ export class MarketList {
   private readonly rows = new Map<string, Row>();
   private readonly message: HTMLElement;
 
-  constructor(root: HTMLElement, private readonly onSelect: (market: string) => void) {
+  constructor(
+    root: HTMLElement,
+    private readonly onSelect: (market: string) => void,
+  ) {
     this.filter = h('input', {
       class: 'input market-filter',
       type: 'search',
@@ -37,12 +40,7 @@ export class MarketList {
     root.append(
       h('div', { class: 'panel-title' }, 'Markets'),
       this.filter,
-      h(
-        'div',
-        { class: 'market-head' },
-        h('span', {}, 'Market / Vol'),
-        h('span', { class: 'num' }, 'Last / 24h'),
-      ),
+      h('div', { class: 'market-head' }, h('span', {}, 'Market / Vol'), h('span', { class: 'num' }, 'Last / 24h')),
       h('div', { class: 'market-list', 'data-testid': 'market-list' }, this.body, this.message),
     );
     this.body.addEventListener('click', (ev) => {
@@ -118,7 +116,9 @@ export class MarketList {
     setText(row.change, pct === null ? '—' : `${pct}%`);
     row.change.className = `num ${pct === null ? '' : trendClass(pct.startsWith('-') ? -1 : pct.startsWith('+') ? 1 : 0)}`;
     setText(row.volume, t.volume ? compact(t.volume) : '—');
-    row.el.title = t.quote_volume ? `${m.market} · 24h volume ${t.volume} ${m.base} / ${t.quote_volume} ${m.quote}` : m.market;
+    row.el.title = t.quote_volume
+      ? `${m.market} · 24h volume ${t.volume} ${m.base} / ${t.quote_volume} ${m.quote}`
+      : m.market;
   }
 
   private highlight(market: string): void {

@@ -5,7 +5,7 @@ import { ApiError, api, errorText } from './api';
 import { h, setText } from './dom';
 import { divDec, fixed, floorToStep, isDecimal, isZero, mulDec, trimZeros } from './format';
 import { apiKey, onApiKeyChange } from './session';
-import { store, type MarketInfo } from './store';
+import { type MarketInfo, store } from './store';
 import type { Order, OrderRequest, OrderType, Side, TimeInForce } from './types';
 
 /** Inputs that can carry a field error from the API. */
@@ -27,7 +27,7 @@ function isOptionField(name: string): name is OptionField {
 function newClientOrderId(): string {
   const bytes = new Uint8Array(12);
   crypto.getRandomValues(bytes);
-  return 'web-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
 /** "body.price" or "price" -> "price". */
@@ -50,9 +50,21 @@ export class OrderForm {
   private busy = false;
 
   private readonly sideBuy = h('button', { type: 'button', class: 'seg buy', 'data-testid': 'order-side-buy' }, 'Buy');
-  private readonly sideSell = h('button', { type: 'button', class: 'seg sell', 'data-testid': 'order-side-sell' }, 'Sell');
-  private readonly typeLimit = h('button', { type: 'button', class: 'tab', 'data-testid': 'order-type-limit' }, 'Limit');
-  private readonly typeMarket = h('button', { type: 'button', class: 'tab', 'data-testid': 'order-type-market' }, 'Market');
+  private readonly sideSell = h(
+    'button',
+    { type: 'button', class: 'seg sell', 'data-testid': 'order-side-sell' },
+    'Sell',
+  );
+  private readonly typeLimit = h(
+    'button',
+    { type: 'button', class: 'tab', 'data-testid': 'order-type-limit' },
+    'Limit',
+  );
+  private readonly typeMarket = h(
+    'button',
+    { type: 'button', class: 'tab', 'data-testid': 'order-type-market' },
+    'Market',
+  );
 
   private readonly inputs: Record<Field, HTMLInputElement>;
   private readonly errors: Record<ErrorSlot, HTMLElement>;
@@ -86,7 +98,11 @@ export class OrderForm {
         'aria-label': label,
         'data-testid': `order-${name.replace('_', '-')}`,
       });
-    this.inputs = { price: input('price', 'Price'), qty: input('qty', 'Amount'), quote_qty: input('quote_qty', 'Total') };
+    this.inputs = {
+      price: input('price', 'Price'),
+      qty: input('qty', 'Amount'),
+      quote_qty: input('quote_qty', 'Total'),
+    };
     const err = (name: string) =>
       h('div', { class: 'field-error', id: `error-${name}`, 'data-testid': `error-${name}`, role: 'alert' });
     this.errors = {
@@ -97,7 +113,11 @@ export class OrderForm {
       post_only: err('post_only'),
       form: err('form'),
     };
-    this.units = { price: h('span', { class: 'unit' }), qty: h('span', { class: 'unit' }), quote_qty: h('span', { class: 'unit' }) };
+    this.units = {
+      price: h('span', { class: 'unit' }),
+      qty: h('span', { class: 'unit' }),
+      quote_qty: h('span', { class: 'unit' }),
+    };
     const fieldRow = (name: Field, label: string) =>
       h(
         'div',
@@ -144,7 +164,11 @@ export class OrderForm {
     );
 
     const pct = (p: number) =>
-      h('button', { type: 'button', class: 'pct', 'data-testid': `order-pct-${p}`, onClick: () => this.fillPercent(p) }, `${p}%`);
+      h(
+        'button',
+        { type: 'button', class: 'pct', 'data-testid': `order-pct-${p}`, onClick: () => this.fillPercent(p) },
+        `${p}%`,
+      );
 
     this.form = h(
       'form',

@@ -20,7 +20,7 @@ export function apiKey(): string | null {
 }
 
 export function setApiKey(key: string | null): void {
-  current = key && key.trim() ? key.trim() : null;
+  current = key?.trim() ? key.trim() : null;
   try {
     if (current) localStorage.setItem(STORAGE_KEY, current);
     else localStorage.removeItem(STORAGE_KEY);

@@ -6,8 +6,8 @@ import { ApiError, api, errorText } from './api';
 import { debounce, h, setText } from './dom';
 import { addDec, dateTime, divDec, fixed, isZero, trimZeros } from './format';
 import { apiKey } from './session';
-import { store, type MarketInfo } from './store';
-import { OPEN_STATUSES, type Balance, type Fill, type Order } from './types';
+import { type MarketInfo, store } from './store';
+import { type Balance, type Fill, OPEN_STATUSES, type Order } from './types';
 
 type TabId = 'open' | 'history' | 'fills';
 type Notify = (text: string, kind?: 'ok' | 'error' | 'info') => void;
@@ -29,7 +29,9 @@ function table<T>(columns: Column<T>[], rows: T[], rowAttrs: (row: T) => Record<
     h(
       'tbody',
       {},
-      ...rows.map((r) => h('tr', rowAttrs(r), ...columns.map((c) => h('td', { class: c.num ? 'num' : '' }, c.cell(r))))),
+      ...rows.map((r) =>
+        h('tr', rowAttrs(r), ...columns.map((c) => h('td', { class: c.num ? 'num' : '' }, c.cell(r)))),
+      ),
     ),
   );
 }
@@ -59,10 +61,19 @@ export class AccountTabs {
 
   private readonly tabButtons: Record<TabId, HTMLButtonElement>;
   private readonly panes: Record<TabId, HTMLElement>;
-  private readonly cancelAll = h('button', { type: 'button', class: 'btn small', 'data-testid': 'cancel-all' }, 'Cancel all');
+  private readonly cancelAll = h(
+    'button',
+    { type: 'button', class: 'btn small', 'data-testid': 'cancel-all' },
+    'Cancel all',
+  );
   private readonly message = h('div', { class: 'tabs-message muted', 'data-testid': 'account-message' });
   private readonly balancesBody = h('div', { class: 'balances-body' });
-  private readonly fundsAsset = h('select', { class: 'input select', id: 'deposit-asset', 'data-testid': 'deposit-asset', 'aria-label': 'Asset' });
+  private readonly fundsAsset = h('select', {
+    class: 'input select',
+    id: 'deposit-asset',
+    'data-testid': 'deposit-asset',
+    'aria-label': 'Asset',
+  });
   private readonly fundsAmount = h('input', {
     class: 'input',
     id: 'deposit-amount',
@@ -73,8 +84,16 @@ export class AccountTabs {
     'aria-label': 'Amount',
     'data-testid': 'deposit-amount',
   });
-  private readonly depositBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'deposit-submit' }, 'Deposit');
-  private readonly withdrawBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'withdraw-submit' }, 'Withdraw');
+  private readonly depositBtn = h(
+    'button',
+    { type: 'button', class: 'btn', 'data-testid': 'deposit-submit' },
+    'Deposit',
+  );
+  private readonly withdrawBtn = h(
+    'button',
+    { type: 'button', class: 'btn', 'data-testid': 'withdraw-submit' },
+    'Withdraw',
+  );
   private readonly fundsError = h('div', { class: 'field-error', 'data-testid': 'error-funds', role: 'alert' });
   private readonly fundsResult = h('div', { class: 'form-result', 'data-testid': 'funds-result' });
 
@@ -86,7 +105,18 @@ export class AccountTabs {
     private readonly notify: Notify,
   ) {
     const tab = (id: TabId, label: string, testid: string) =>
-      h('button', { type: 'button', class: 'tab', role: 'tab', 'data-tab': id, 'data-testid': testid, onClick: () => this.show(id) }, label);
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'tab',
+          role: 'tab',
+          'data-tab': id,
+          'data-testid': testid,
+          onClick: () => this.show(id),
+        },
+        label,
+      );
     this.tabButtons = {
       open: tab('open', 'Open orders', 'tab-open-orders'),
       history: tab('history', 'Order history', 'tab-history'),
@@ -101,7 +131,13 @@ export class AccountTabs {
       h(
         'div',
         { class: 'tabbar' },
-        h('div', { class: 'tabs', role: 'tablist' }, this.tabButtons.open, this.tabButtons.history, this.tabButtons.fills),
+        h(
+          'div',
+          { class: 'tabs', role: 'tablist' },
+          this.tabButtons.open,
+          this.tabButtons.history,
+          this.tabButtons.fills,
+        ),
         this.cancelAll,
       ),
       this.message,
@@ -280,7 +316,8 @@ export class AccountTabs {
   private renderOrders(): void {
     const m = this.market;
     const priceOf = (o: Order) => (o.price ? (m ? fixed(o.price, m.priceDecimals) : o.price) : 'market');
-    const qtyOf = (o: Order) => (o.qty ? (m ? fixed(o.qty, m.qtyDecimals) : o.qty) : o.quote_qty ? `${o.quote_qty} ${m?.quote ?? ''}`.trim() : '—');
+    const qtyOf = (o: Order) =>
+      o.qty ? (m ? fixed(o.qty, m.qtyDecimals) : o.qty) : o.quote_qty ? `${o.quote_qty} ${m?.quote ?? ''}`.trim() : '—';
     const filledOf = (o: Order) => (m ? fixed(o.filled_qty || '0', m.qtyDecimals) : o.filled_qty);
 
     const open = [...this.open.values()].sort(byNewest);
@@ -299,12 +336,20 @@ export class AccountTabs {
         title: '',
         num: true,
         cell: (o) =>
-          h('button', { type: 'button', class: 'btn tiny', 'data-cancel': o.order_id, 'data-testid': `cancel-${o.order_id}` }, 'Cancel'),
+          h(
+            'button',
+            { type: 'button', class: 'btn tiny', 'data-cancel': o.order_id, 'data-testid': `cancel-${o.order_id}` },
+            'Cancel',
+          ),
       },
     ];
     this.panes.open.replaceChildren(
       open.length
-        ? table(openCols, open, (o) => ({ 'data-testid': 'order-row', 'data-order-id': o.order_id, 'data-status': o.status }))
+        ? table(openCols, open, (o) => ({
+            'data-testid': 'order-row',
+            'data-order-id': o.order_id,
+            'data-status': o.status,
+          }))
         : h('div', { class: 'empty' }, apiKey() ? 'No open orders' : ''),
     );
 
@@ -328,7 +373,11 @@ export class AccountTabs {
     ];
     this.panes.history.replaceChildren(
       hist.length
-        ? table(histCols, hist, (o) => ({ 'data-testid': 'history-row', 'data-order-id': o.order_id, 'data-status': o.status }))
+        ? table(histCols, hist, (o) => ({
+            'data-testid': 'history-row',
+            'data-order-id': o.order_id,
+            'data-status': o.status,
+          }))
         : h('div', { class: 'empty' }, apiKey() ? 'No orders yet' : ''),
     );
   }
@@ -347,7 +396,11 @@ export class AccountTabs {
     setText(this.tabButtons.fills, `Fills${this.fills.length ? ` (${this.fills.length})` : ''}`);
     this.panes.fills.replaceChildren(
       this.fills.length
-        ? table(cols, this.fills, (f) => ({ 'data-testid': 'fill-row', 'data-trade-id': String(f.trade_id), 'data-order-id': String(f.order_id) }))
+        ? table(cols, this.fills, (f) => ({
+            'data-testid': 'fill-row',
+            'data-trade-id': String(f.trade_id),
+            'data-order-id': String(f.order_id),
+          }))
         : h('div', { class: 'empty' }, apiKey() ? 'No fills yet' : ''),
     );
   }

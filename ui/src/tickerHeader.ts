@@ -1,8 +1,8 @@
 // Top bar: the selected market's last price, 24 h change, high, low, volume.
 
 import { h, setText, trendClass } from './dom';
-import { compareDec, compact, fixed, isZero, pctChange, priceOrDash, subDec } from './format';
-import { store, type MarketInfo } from './store';
+import { compact, compareDec, fixed, isZero, pctChange, priceOrDash, subDec } from './format';
+import { type MarketInfo, store } from './store';
 import type { Ticker } from './types';
 
 export class TickerHeader {
@@ -74,7 +74,7 @@ export class TickerHeader {
       this.change.className = '';
     } else {
       let abs = t.open && t.last ? fixed(subDec(t.last, t.open), m.priceDecimals) : '';
-      if (abs && compareDec(abs, '0') > 0) abs = '+' + abs;
+      if (abs && compareDec(abs, '0') > 0) abs = `+${abs}`;
       setText(this.change, `${abs} ${pct}%`.trim());
       this.change.className = trendClass(compareDec(pct, '0'));
     }

@@ -37,7 +37,13 @@ const CHANNELS: Record<Channel, true> = {
   fills: true,
   balances: true,
 };
-const REPLY_OPS: Record<ReplyOp, true> = { subscribed: true, unsubscribed: true, authenticated: true, error: true, pong: true };
+const REPLY_OPS: Record<ReplyOp, true> = {
+  subscribed: true,
+  unsubscribed: true,
+  authenticated: true,
+  error: true,
+  pong: true,
+};
 
 function isKeyOf<T extends object>(table: T, key: unknown): key is keyof T {
   return typeof key === 'string' && Object.hasOwn(table, key);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DepthBook, bookChecksum, checksumInput, cumulative, qtyScale, type Level } from '../src/book';
+import { bookChecksum, checksumInput, cumulative, DepthBook, type Level, qtyScale } from '../src/book';
 import type { DepthSnapshot, DepthUpdate } from '../src/types';
 
 const snapshot: DepthSnapshot = {
@@ -21,7 +21,17 @@ const snapshot: DepthSnapshot = {
 
 /** An update after `prev_seq`; its checksum is only right where a test gives it. */
 function update(prev_seq: number, fields: Partial<DepthUpdate> = {}): DepthUpdate {
-  return { channel: 'depth', type: 'update', market: 'BTC-USDT', seq: prev_seq + 1, prev_seq, asks: [], bids: [], checksum: 0, ...fields };
+  return {
+    channel: 'depth',
+    type: 'update',
+    market: 'BTC-USDT',
+    seq: prev_seq + 1,
+    prev_seq,
+    asks: [],
+    bids: [],
+    checksum: 0,
+    ...fields,
+  };
 }
 
 describe('DepthBook', () => {
@@ -38,12 +48,12 @@ describe('DepthBook', () => {
     b.applySnapshot(snapshot);
     const r = b.applyUpdate(
       update(10, {
-      asks: [['30001.00', '0']],
-      bids: [
-        ['30000.50', '1.000'],
-        ['30000.00', '0.250'],
-      ],
-      checksum: 2941193259,
+        asks: [['30001.00', '0']],
+        bids: [
+          ['30000.50', '1.000'],
+          ['30000.00', '0.250'],
+        ],
+        checksum: 2941193259,
       }),
     );
     expect(r).toEqual({ ok: true });

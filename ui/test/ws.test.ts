@@ -4,7 +4,15 @@ import { isServerMessage } from '../src/ws';
 
 describe('isServerMessage', () => {
   it('takes the pushes and replies the feed sends', () => {
-    const trade = { channel: 'trades', market: 'BTC-USDT', trade_id: '1', price: '1.00', qty: '1', taker_side: 'buy', time: 1 };
+    const trade = {
+      channel: 'trades',
+      market: 'BTC-USDT',
+      trade_id: '1',
+      price: '1.00',
+      qty: '1',
+      taker_side: 'buy',
+      time: 1,
+    };
     expect(isServerMessage(trade)).toBe(true);
     expect(isServerMessage({ channel: 'balances', asset: 'BTC', free: '1', locked: '0' })).toBe(true);
     expect(isServerMessage({ op: 'subscribed', channel: 'depth', market: 'BTC-USDT' })).toBe(true);
