@@ -57,6 +57,7 @@ from actors.engine.book import BookSide, Level, RestingOrder
 from actors.engine.engine import MatchingEngine
 from actors.engine.messages import Command, Side
 from bench.engine import BASE_SCALE, LOT, TICK, Generator
+from bench.stats import percentile
 
 
 class OwnIndexSide(BookSide):
@@ -289,8 +290,8 @@ def run(side_class: type[BookSide], commands: list[Command], expected: str) -> R
     spent.sort()
     return Result(
         len(commands) / (elapsed / 1e9),
-        spent[int(0.99 * len(spent))] / 1000,
-        spent[int(0.999 * len(spent))] / 1000,
+        percentile(spent, 0.99) / 1000,
+        percentile(spent, 0.999) / 1000,
     )
 
 

@@ -40,6 +40,7 @@ from actors.engine.messages import (
     Side,
     TimeInForce,
 )
+from bench.stats import percentile, percentiles
 
 # A BTC-USDT-like market: USDT has 6 decimals, BTC 8; tick 0.01 USDT, lot 0.0001 BTC.
 TICK = 10_000
@@ -265,11 +266,6 @@ def kind_of(command: Command) -> str:
     return type(command).__name__.lower()
 
 
-def percentile(sorted_values: list[int], q: float) -> float:
-    index = min(len(sorted_values) - 1, int(q * len(sorted_values)))
-    return sorted_values[index] / 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--commands", type=int, default=1_000_000, help="measured commands")
@@ -304,7 +300,7 @@ def main() -> None:
     for command, took in zip(commands[args.warmup :], lat, strict=True):
         by_kind.setdefault(kind_of(command), []).append(took)
     lat.sort()
-    p50, p99, p999 = (percentile(lat, q) for q in (0.5, 0.99, 0.999))
+    p50, p99, p999 = (percentile(lat, q) / 1000 for q in (0.5, 0.99, 0.999))
 
     total = sum(generator.kinds.values())
     print(f"engine bench: {args.commands:,} measured commands after {args.warmup:,} warm-up")
@@ -327,11 +323,8 @@ def main() -> None:
     print(f"  load average {load_before:.2f} before the passes, {os.getloadavg()[0]:.2f} after")
     print(f"  {'by command':<15} {'share':>6} {'p50 us':>7} {'p99 us':>7} {'p99.9 us':>8}")
     for kind, spent in sorted(by_kind.items(), key=lambda item: -len(item[1])):
-        spent.sort()
-        print(
-            f"    {kind:<13} {len(spent) / len(lat):6.1%} {percentile(spent, 0.5):7.2f}"
-            f" {percentile(spent, 0.99):7.2f} {percentile(spent, 0.999):8.2f}"
-        )
+        k50, k99, k999 = (q / 1000 for q in percentiles(spent, 0.5, 0.99, 0.999))
+        print(f"    {kind:<13} {len(spent) / len(lat):6.1%} {k50:7.2f} {k99:7.2f} {k999:8.2f}")
     result = {
         "bench": "engine",
         "ops_per_s": round(ops),

@@ -82,7 +82,8 @@ from actors.engine.protocol import (
     StatusQuery,
     book_topic,
 )
-from bench.proc import cpu_seconds
+from bench.proc import cpu_seconds, machine_busy_seconds
+from bench.stats import percentiles
 from bourse.config import load_config
 from feed.protocol import FeedReply, FeedStatus, FeedStatusQuery
 from harness.cluster import Cluster, cluster
@@ -344,19 +345,6 @@ def _client_frame(opcode: int, payload: bytes) -> bytes:
 # --- measurements ---------------------------------------------------------------------------
 
 
-def machine_busy_seconds() -> float:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 @dataclass
 class Phase:
     rate: float
@@ -377,19 +365,23 @@ class Phase:
 
     def summary(self) -> dict[str, Any]:
         flow = self.flow or FlowResult()
+        p50, p99, p999 = percentiles(self.delays_ms, 0.50, 0.99, 0.999)
+        depth_p50, depth_p99 = percentiles(self.depth_delays_ms, 0.50, 0.99)
+        trade_p50, trade_p99 = percentiles(self.trade_delays_ms, 0.50, 0.99)
+        (tail_p50,) = percentiles(self.tail_delays_ms, 0.5)
         return {
             "rate": self.rate,
             "orders_sent_per_s": round(flow.sent / max(flow.seconds, 1e-9), 1),
             "orders_answered": flow.answered,
             "order_errors": flow.errors,
-            "p50_ms": round(percentile(self.delays_ms, 0.50), 2),
-            "p99_ms": round(percentile(self.delays_ms, 0.99), 2),
-            "depth_p50_ms": round(percentile(self.depth_delays_ms, 0.50), 2),
-            "depth_p99_ms": round(percentile(self.depth_delays_ms, 0.99), 2),
-            "trade_p50_ms": round(percentile(self.trade_delays_ms, 0.50), 2),
-            "trade_p99_ms": round(percentile(self.trade_delays_ms, 0.99), 2),
-            "p999_ms": round(percentile(self.delays_ms, 0.999), 2),
-            "last_quarter_p50_ms": round(percentile(self.tail_delays_ms, 0.5), 2),
+            "p50_ms": round(p50, 2),
+            "p99_ms": round(p99, 2),
+            "depth_p50_ms": round(depth_p50, 2),
+            "depth_p99_ms": round(depth_p99, 2),
+            "trade_p50_ms": round(trade_p50, 2),
+            "trade_p99_ms": round(trade_p99, 2),
+            "p999_ms": round(p999, 2),
+            "last_quarter_p50_ms": round(tail_p50, 2),
             "samples": len(self.delays_ms),
             "msgs_per_s": round(self.messages / self.seconds),
             "feed_cpu_pct": round(100 * self.feed_cpu / self.seconds, 1),
@@ -586,7 +578,7 @@ def keeps_pace(phase: Phase, args: argparse.Namespace) -> str:
     cpu = 100 * phase.feed_cpu / phase.seconds
     if cpu >= 95:
         return f"no: the feed used {cpu:.0f}% of a core"
-    lag = percentile(phase.tail_delays_ms, 0.5)
+    (lag,) = percentiles(phase.tail_delays_ms, 0.5)
     if not lag < args.max_lag_ms:
         return f"no: median delay over the last quarter {lag:.0f} ms >= {args.max_lag_ms:g} ms"
     if flow.sent / max(flow.seconds, 1e-9) < 0.9 * phase.rate:

@@ -33,12 +33,9 @@ from pathlib import Path
 import zmq
 
 from bench.proc import cpu_seconds
+from bench.stats import percentiles
 
 PAYLOAD = b"x" * 200
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
 def commit_latencies(folder: str, count: int, pace_s: float) -> list[float]:
@@ -144,10 +141,11 @@ class socket_port:
 
 
 def describe(name: str, values: list[float]) -> dict[str, float]:
+    p50, p99, p999 = percentiles(values, 0.50, 0.99, 0.999)
     row = {
-        "p50_us": round(percentile(values, 0.50) * 1e6, 1),
-        "p99_us": round(percentile(values, 0.99) * 1e6, 1),
-        "p999_us": round(percentile(values, 0.999) * 1e6, 1),
+        "p50_us": round(p50 * 1e6, 1),
+        "p99_us": round(p99 * 1e6, 1),
+        "p999_us": round(p999 * 1e6, 1),
     }
     print(
         f"{name:34s} p50 {row['p50_us']:8.1f} us  p99 {row['p99_us']:8.1f}  "

@@ -51,6 +51,7 @@ import httpx
 import msgspec
 
 from bench.proc import children, cpu_seconds
+from bench.stats import percentiles
 from harness.cluster import Cluster, cluster
 
 MARKETS = {"BTC-USDT": ("1000", "2000", "0.01"), "ETH-USDT": ("100", "200", "0.1")}
@@ -264,35 +265,29 @@ def make_users(base: str, count: int) -> list[str]:
     return keys
 
 
-def percentile(sorted_ns: list[int], q: float) -> float:
-    if not sorted_ns:
-        return float("nan")
-    index = min(len(sorted_ns) - 1, int(q * len(sorted_ns)))
-    return sorted_ns[index] / 1e6
-
-
 def cpu_per_request_us(result: PhaseResult, prefix: str) -> float:
     spent = sum(seconds for name, seconds in result.cpu_s.items() if name.startswith(prefix))
     return spent / result.requests * 1e6 if result.requests else float("nan")
 
 
 def summary(result: PhaseResult) -> dict[str, float]:
-    both = sorted([*result.place_ns, *result.cancel_ns])
-    place = sorted(result.place_ns)
-    cancel = sorted(result.cancel_ns)
+    both = [*result.place_ns, *result.cancel_ns]
+    p50, p99, p999 = (ns / 1e6 for ns in percentiles(both, 0.50, 0.99, 0.999))
+    place_p50, place_p99 = (ns / 1e6 for ns in percentiles(result.place_ns, 0.50, 0.99))
+    cancel_p50, cancel_p99 = (ns / 1e6 for ns in percentiles(result.cancel_ns, 0.50, 0.99))
     return {
         "gateway_cpu_us": cpu_per_request_us(result, "gateway"),
         "shards_cpu_us": cpu_per_request_us(result, "accounts"),
         "engines_cpu_us": cpu_per_request_us(result, "engine"),
         "client_cpu_us": cpu_per_request_us(result, "client"),
         "requests_per_s": result.requests / result.elapsed_s if result.elapsed_s else 0.0,
-        "p50_ms": percentile(both, 0.50),
-        "p99_ms": percentile(both, 0.99),
-        "p999_ms": percentile(both, 0.999),
-        "place_p50_ms": percentile(place, 0.50),
-        "place_p99_ms": percentile(place, 0.99),
-        "cancel_p50_ms": percentile(cancel, 0.50),
-        "cancel_p99_ms": percentile(cancel, 0.99),
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "p999_ms": p999,
+        "place_p50_ms": place_p50,
+        "place_p99_ms": place_p99,
+        "cancel_p50_ms": cancel_p50,
+        "cancel_p99_ms": cancel_p99,
     }
 
 

@@ -52,7 +52,6 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
-import os
 import random
 import sys
 import tempfile
@@ -82,7 +81,8 @@ from actors.accounts.protocol import (
 )
 from actors.engine.messages import Side, TimeInForce
 from actors.engine.protocol import EngineOutbound, EngineStatus, StatusQuery
-from bench.proc import cpu_seconds
+from bench.proc import cpu_seconds, machine_busy_seconds
+from bench.stats import percentile
 from harness.cluster import Cluster, cluster
 from transport.client import DealerClient, RequestError, Unavailable
 
@@ -424,13 +424,6 @@ class Clients:
             conn.close()
 
 
-def machine_busy_seconds() -> float:
-    """CPU time every core of the machine spent busy so far (Linux /proc/stat)."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(
     running: Cluster, clients: Clients, name: str, offered: float | None, command: tuple[Any, ...]
 ) -> Phase:
@@ -461,14 +454,6 @@ def book_size(running: Cluster) -> dict[str, int]:
     return sizes
 
 
-def percentile_us(values: list[int], q: float) -> float:
-    """Nearest-rank percentile of sorted nanosecond values, in microseconds."""
-    if not values:
-        return float("nan")
-    rank = max(0, min(len(values) - 1, int(q / 100.0 * len(values) + 0.5) - 1))
-    return values[rank] / 1000.0
-
-
 def shortfalls(phase: Phase) -> list[str]:
     """Why an open-loop phase did not hold its rate: sends behind the timetable, or
     requests unanswered; empty when the rate was sustained."""
@@ -478,7 +463,7 @@ def shortfalls(phase: Phase) -> list[str]:
     send_rate = result.sent / result.elapsed_s if result.elapsed_s > 0 else 0.0
     if send_rate < 0.98 * offered:
         reasons.append(f"sent only {send_rate:,.0f}/s")
-    lag_p99 = percentile_us(sorted(result.lags_ns), 99)
+    lag_p99 = percentile(sorted(result.lags_ns), 0.99) / 1000
     if lag_p99 > MAX_LAG_P99_US:
         reasons.append(f"sends ran late (lag p99 {lag_p99 / 1000:,.1f} ms)")
     if result.answered < result.sent:
@@ -502,11 +487,11 @@ def row(phase: Phase) -> list[str]:
         f"{result.cancels:,}",
         f"{result.traded:,}",
         f"{sum(result.errors.values()):,}",
-        f"{percentile_us(latencies, 50):,.0f}",
-        f"{percentile_us(latencies, 99):,.0f}",
-        f"{percentile_us(latencies, 99.9):,.0f}",
+        f"{percentile(latencies, 0.50) / 1000:,.0f}",
+        f"{percentile(latencies, 0.99) / 1000:,.0f}",
+        f"{percentile(latencies, 0.999) / 1000:,.0f}",
         f"{(latencies[-1] / 1000 if latencies else float('nan')):,.0f}",
-        "-" if phase.offered is None else f"{percentile_us(lags, 99):,.0f}",
+        "-" if phase.offered is None else f"{percentile(lags, 0.99) / 1000:,.0f}",
         "/".join(str(size) for size in phase.book.values()),
     ]
 
@@ -651,8 +636,8 @@ def summarize(phases: list[Phase]) -> dict[str, float]:
     latencies = sorted(first.latencies_ns)
     return {
         "orders_per_s": round(max(result.answered / result.elapsed_s for result in closed)),
-        "p50_us": round(percentile_us(latencies, 50), 1),
-        "p99_us": round(percentile_us(latencies, 99), 1),
+        "p50_us": round(percentile(latencies, 0.50) / 1000, 1),
+        "p99_us": round(percentile(latencies, 0.99) / 1000, 1),
     }
 
 

@@ -1,4 +1,4 @@
-"""What Linux's /proc says about the processes a benchmark watches."""
+"""What Linux's /proc says about the processes a benchmark watches, and the machine."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (Linux /proc/stat).
+
+    Busy is user, nice, system, irq, softirq and steal; idle and iowait are not.  Guest
+    time is left out because the kernel already counts it in user and nice.
+    """
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
