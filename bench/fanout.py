@@ -85,11 +85,12 @@ from actors.engine.protocol import (
 from bench.proc import cpu_seconds, machine_busy_seconds
 from bench.stats import percentiles
 from bourse.config import load_config
+from bourse.peers import FEED, GATEWAY, admits, engine_name, shard_name
 from feed.protocol import FeedReply, FeedStatus, FeedStatusQuery
 from harness.cluster import Cluster, cluster
-from transport.blocking import BlockingClient
 from transport.client import DealerClient, RequestError
 from transport.pubsub import parse_published
+from transport.security import BusSecurity
 
 MARKET = "BTC-USDT"
 MID = 30_000_000_000  # 30,000.00 USDT in units
@@ -100,13 +101,14 @@ LOT = 10_000  # 0.0001 BTC
 # --- the recorder: when each event left the engine ----------------------------------------------
 
 
-def recorder(endpoint: str, market: str, pipe: Connection) -> None:
-    """Subscribe to the engine's book topic; on request, send the publication times."""
+def recorder(endpoint: str, market: str, keys_dir: str, pipe: Connection) -> None:
+    """Subscribe to the engine's book topic (as the feed does, with its key); on request,
+    send the publication times."""
     context = zmq.Context()
     sub = context.socket(zmq.SUB)
     sub.setsockopt(zmq.RCVHWM, 0)
     sub.setsockopt(zmq.SUBSCRIBE, book_topic(market))
-    sub.connect(endpoint)
+    BusSecurity(Path(keys_dir), FEED, admits, []).connect(sub, endpoint, engine_name(market))
     decode = msgspec.msgpack.Decoder(MarketEvents).decode
     seqs: dict[int, int] = {}
     trades: dict[int, int] = {}
@@ -148,18 +150,31 @@ class FlowResult:
 
 
 def flow(
-    shards: list[str], accounts: list[tuple[int, bytes]], rate: float, seconds: float, seed: int
+    shards: list[str],
+    accounts: list[tuple[int, bytes]],
+    rate: float,
+    seconds: float,
+    seed: int,
+    keys_dir: str,
 ) -> FlowResult:
     import uvloop
 
-    return uvloop.run(_flow(shards, accounts, rate, seconds, seed))
+    return uvloop.run(_flow(shards, accounts, rate, seconds, seed, keys_dir))
 
 
 async def _flow(
-    shards: list[str], accounts: list[tuple[int, bytes]], rate: float, seconds: float, seed: int
+    shards: list[str],
+    accounts: list[tuple[int, bytes]],
+    rate: float,
+    seconds: float,
+    seed: int,
+    keys_dir: str,
 ) -> FlowResult:
     context = zmq.asyncio.Context()
-    clients = [DealerClient(context, s, f"accounts-{i}", 10.0) for i, s in enumerate(shards)]
+    security = BusSecurity(Path(keys_dir), GATEWAY, admits, [])
+    clients = [
+        DealerClient(context, s, shard_name(i), 10.0, security) for i, s in enumerate(shards)
+    ]
     for client in clients:
         await _connect(client)
     rng = random.Random(seed)
@@ -417,7 +432,7 @@ def create_accounts(c: Cluster, per_shard: int) -> list[tuple[int, bytes]]:
 def wait_feed(c: Cluster) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        client = BlockingClient(c.context, c.config.feed_router.connect)
+        client = c.feed_client()
         try:
             if isinstance(client.call(FeedStatusQuery(), FeedReply, 0.3), FeedStatus):
                 return
@@ -431,8 +446,8 @@ def wait_feed(c: Cluster) -> None:
 def ingest_lag(c: Cluster) -> int:
     """Engine events the feed had not applied yet: engine seq minus the feed's, asked in
     that order (so the figure can only overstate the lag by what happened in between)."""
-    engine = BlockingClient(c.context, c.config.engines[MARKET].router.connect)
-    feed = BlockingClient(c.context, c.config.feed_router.connect)
+    engine = c.engine_client(MARKET)
+    feed = c.feed_client()
     try:
         status = engine.call(StatusQuery(), EngineOutbound, 5.0)
         feed_status = feed.call(FeedStatusQuery(), FeedReply, 5.0)
@@ -448,7 +463,7 @@ def ingest_lag(c: Cluster) -> int:
 
 def feed_subscribers(c: Cluster) -> int:
     """The feed's count of open connections; -1 when it does not answer in 30 s."""
-    client = BlockingClient(c.context, c.config.feed_router.connect)
+    client = c.feed_client()
     try:
         status = client.call(FeedStatusQuery(), FeedReply, 30.0)
         assert isinstance(status, FeedStatus)
@@ -516,7 +531,7 @@ async def run_phases(
             orders = loop.run_in_executor(
                 None,
                 lambda rate=rate, number=number: pool.apply(
-                    flow, (shards, accounts, rate, args.duration, number)
+                    flow, (shards, accounts, rate, args.duration, number, str(c.keys_dir))
                 ),
             )
             while not orders.done():
@@ -614,7 +629,8 @@ def main(argv: list[str] | None = None) -> int:
         accounts = create_accounts(c, 4)
         parent, child = multiprocessing.get_context("spawn").Pipe()
         recorder_process = multiprocessing.get_context("spawn").Process(
-            target=recorder, args=(c.config.engines[MARKET].pub.connect, MARKET, child)
+            target=recorder,
+            args=(c.config.engines[MARKET].pub.connect, MARKET, str(c.keys_dir), child),
         )
         recorder_process.start()
         assert parent.recv() == "ready"

@@ -299,6 +299,7 @@ def run(args: argparse.Namespace) -> list[PhaseResult]:
             fsync=args.fsync,
             busy_poll_us=args.busy_poll_us,
             gateway_workers=args.workers,
+            curve=not args.no_curve,
         ) as running,
     ):
         base = start_exchange(running)
@@ -356,6 +357,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-curve",
+        action="store_true",
+        help="run the bus without CURVE and ZAP (to measure what security costs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -382,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "bench": "http",
+                "curve": not args.no_curve,
                 "orders_per_s": round(
                     max(s["requests_per_s"] for s in summaries[len(args.rates) :])
                 ),

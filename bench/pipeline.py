@@ -83,8 +83,10 @@ from actors.engine.messages import Side, TimeInForce
 from actors.engine.protocol import EngineOutbound, EngineStatus, StatusQuery
 from bench.proc import cpu_seconds, machine_busy_seconds
 from bench.stats import percentile
+from bourse.peers import GATEWAY, admits, shard_name
 from harness.cluster import Cluster, cluster
 from transport.client import DealerClient, RequestError, Unavailable
+from transport.security import BusSecurity
 
 MARKETS: dict[str, tuple[int, int, int]] = {
     # market: (mid price, tick, lot) in the smallest units of the config the harness writes
@@ -111,6 +113,8 @@ class WorkerSettings:
     users_per_shard: int
     book_share: int
     seed: int
+    keys_dir: str  # the cluster's keys: the client speaks as the gateway
+    curve: bool
 
 
 @dataclass(slots=True)
@@ -160,8 +164,9 @@ class Worker:
         self.settings = settings
         self.random = random.Random(settings.seed)
         self.context = zmq.asyncio.Context()
+        security = BusSecurity(Path(settings.keys_dir), GATEWAY, admits, [], enabled=settings.curve)
         self.clients = [
-            DealerClient(self.context, endpoint, f"accounts-{shard}", REQUEST_TIMEOUT_S)
+            DealerClient(self.context, endpoint, shard_name(shard), REQUEST_TIMEOUT_S, security)
             for shard, endpoint in enumerate(settings.endpoints)
         ]
         self.users: list[list[Auth]] = [[] for _ in settings.endpoints]
@@ -371,7 +376,7 @@ class Phase:
 class Clients:
     """The client processes and the pipes that drive them, phase by phase."""
 
-    def __init__(self, endpoints: list[str], args: argparse.Namespace) -> None:
+    def __init__(self, endpoints: list[str], keys_dir: Path, args: argparse.Namespace) -> None:
         context = multiprocessing.get_context("spawn")
         self.conns: list[Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
@@ -383,6 +388,8 @@ class Clients:
                 users_per_shard=args.users,
                 book_share=max(1, args.book // args.clients),
                 seed=args.seed + index,
+                keys_dir=str(keys_dir),
+                curve=not args.no_curve,
             )
             process = context.Process(
                 target=worker_main, args=(settings, child), name=f"bench-client-{index}"
@@ -548,13 +555,14 @@ def run(args: argparse.Namespace) -> list[Phase]:
             fsync=args.fsync,
             busy_poll_us=args.busy_poll_us,
             snapshot_every=args.snapshot_every,
+            curve=not args.no_curve,
         ) as running,
     ):
         running.start_actors()
         endpoints = [shard.router.connect for shard in running.config.shards]
         pids = ", ".join(f"{name}={p.pid}" for name, p in running.processes.items())
         print(f"actors: {pids}", flush=True)
-        clients = Clients(endpoints, args)
+        clients = Clients(endpoints, running.keys_dir, args)
         try:
             clients.run(("setup",), 120)
             seeded = clients.phase(("seed",), 120)
@@ -611,6 +619,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="offered rates for the open-loop phases, comma separated",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-curve",
+        action="store_true",
+        help="run the bus without CURVE and ZAP (to measure what security costs)",
+    )
     return parser.parse_args(argv)
 
 
@@ -620,10 +633,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"Order pipeline: {len(MARKETS)} engines + 2 accounts shards as processes, "
-        f"{args.clients} client processes, fsync={args.fsync}, {args.duration:g} s per phase"
+        f"{args.clients} client processes, fsync={args.fsync}, {args.duration:g} s per phase, "
+        f"CURVE {'off' if args.no_curve else 'on'}"
     )
     print_table(phases)
-    print(json.dumps({"bench": "pipeline", **summarize(phases)}))
+    curve = not args.no_curve
+    print(json.dumps({"bench": "pipeline", "curve": curve, **summarize(phases)}))
     return 0
 
 

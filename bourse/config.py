@@ -9,6 +9,8 @@ Invariants:
 - A ZeroMQ endpoint listens on tcp and on a local socket; a process that knows its host
   (``run_on_host``) reaches the processes of the same host through the local socket and
   every other one through tcp.  Tools and tests that say nothing use tcp.
+- Every process of a config has one name (bourse/peers.py), and ``processes`` lists them
+  all with their host: the names its CURVE key files carry.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import msgspec
 from bourse.ids import shard_of_user
 from bourse.market import FEE_SCALE, Market
 from bourse.money import AmountError, decimals_of, parse_units
+from bourse.peers import FEED, GATEWAY, OPERATOR, engine_name, shard_name
 
 MAX_SHARDS = 2**15
 MAX_BUSY_POLL_US = 100_000
@@ -58,6 +61,15 @@ class ActorsSection(_Section, frozen=True):
     # After a turn with work, an actor keeps polling its sockets this long before it
     # sleeps: a message that comes soon after is picked up without a wake-up.
     busy_poll_us: int = 0
+
+
+class SecuritySection(_Section, frozen=True):
+    # CURVE encryption and ZAP authentication on every ZeroMQ socket.  Off only to
+    # measure what it costs: without it anyone who reaches a port speaks for any process.
+    curve: bool = True
+    # The keys folder (public/ and secret/, see transport/keys.py); relative to the data
+    # folder, default "keys" there.
+    keys_dir: str = "keys"
 
 
 class HostSection(_Section, frozen=True):
@@ -109,6 +121,7 @@ class ConfigFile(_Section, kw_only=True, frozen=True):
     exchange: ExchangeSection = msgspec.field(default_factory=ExchangeSection)
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
     actors: ActorsSection = msgspec.field(default_factory=ActorsSection)
+    security: SecuritySection = msgspec.field(default_factory=SecuritySection)
     hosts: dict[str, HostSection]
     assets: dict[str, AssetSection]
     markets: dict[str, MarketSection]
@@ -166,7 +179,7 @@ class EngineProcess:
 
     @property
     def name(self) -> str:
-        return f"engine-{self.market}"
+        return engine_name(self.market)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +191,7 @@ class ShardProcess:
 
     @property
     def name(self) -> str:
-        return f"accounts-{self.shard}"
+        return shard_name(self.shard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +217,24 @@ class Config:
     def shard_of_user(self, user_id: int) -> ShardProcess | None:
         shard = shard_of_user(user_id)
         return self.shards[shard] if 0 <= shard < len(self.shards) else None
+
+    @property
+    def security(self) -> SecuritySection:
+        return self.raw.security
+
+    @property
+    def keys_dir(self) -> Path:
+        return data_dir() / self.raw.security.keys_dir
+
+    def processes(self) -> dict[str, str | None]:
+        """Every process's name and the host it runs on (None for the operator's tools,
+        which run wherever the operator is)."""
+        placed: dict[str, str | None] = {e.name: e.router.host for e in self.engines.values()}
+        placed.update({s.name: s.router.host for s in self.shards})
+        placed[GATEWAY] = self.gateway.host
+        placed[FEED] = self.feed_router.host
+        placed[OPERATOR] = None
+        return placed
 
 
 def data_dir() -> Path:

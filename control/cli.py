@@ -1,8 +1,11 @@
-"""The ``bourse`` command: run any process of a config, check a config, ask for status.
+"""The ``bourse`` command: run any process of a config, check a config, ask for status,
+make and rotate the bus's keys.
 
 Invariants: every process reads the one config file (``--config``, else
-``$BOURSE_CONFIG``, else ``configs/local.toml``); a config that does not load stops the
-command before anything starts, with the message naming the key.
+``$BOURSE_CONFIG``, else ``configs/local.toml``; ``config check`` also takes it as a
+path); a config that does not load, or a process whose key is missing or unreadable,
+stops the command before anything starts (exit 2), with the message naming the key, or
+the process and the file.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import sys
 
 from bourse.config import Config, ConfigError, load_config, run_on_host
 from bourse.logs import setup_logging
+from bourse.peers import ACCOUNTS_PUB, ACCOUNTS_ROUTER, ENGINE_PUB, ENGINE_ROUTER
+from transport.keys import KeyFileError
 
 DEFAULT_CONFIG = "configs/local.toml"
 
@@ -21,23 +26,32 @@ DEFAULT_CONFIG = "configs/local.toml"
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    path = getattr(args, "path", None) or args.config
     try:
-        config = load_config(args.config)
+        config = load_config(path)
     except ConfigError as error:
         print(f"bourse: {error}", file=sys.stderr)
         return 2
     command: str = args.command
-    if command == "run":
-        return _run(config, args)
-    if command == "config":
-        from control.placement import describe
+    try:
+        if command == "run":
+            return _run(config, args)
+        if command == "config":
+            from control.placement import describe
 
-        print(describe(config))
-        return 0
-    if command == "status":
-        from control.status import print_status
+            print(describe(config))
+            return 0
+        if command == "status":
+            from control.status import print_status
 
-        return print_status(config)
+            return print_status(config)
+        if command == "keys":
+            from control.keys import keys_command
+
+            return keys_command(config, args)
+    except KeyFileError as error:
+        print(f"bourse: {error}", file=sys.stderr)
+        return 2
     parser.print_help()
     return 2
 
@@ -57,7 +71,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host", help="start every process the config puts on this host")
     config = commands.add_parser("config", help="check a config and print the placement")
     config.add_argument("action", choices=["check"])
+    config.add_argument("path", nargs="?", help="the config to check (instead of --config)")
     commands.add_parser("status", help="ask every actor of the config for its health")
+    keys = commands.add_parser("keys", help="make, bundle and rotate the bus's CURVE keys")
+    keys_actions = keys.add_subparsers(dest="action", required=True)
+    keys_actions.add_parser("init", help="make a key pair for every process that has none")
+    bundle = keys_actions.add_parser(
+        "bundle", help="copy what one host needs (every public key, its own secret keys)"
+    )
+    bundle.add_argument("--host", required=True)
+    bundle.add_argument("--out", required=True, help="an empty folder to fill")
+    rotate = keys_actions.add_parser("rotate", help="stage a new key pair for a process")
+    rotate.add_argument("process")
+    promote = keys_actions.add_parser("promote", help="make a staged key the current one")
+    promote.add_argument("process")
+    retire = keys_actions.add_parser("retire", help="stop accepting a process's old key")
+    retire.add_argument("process")
     return parser
 
 
@@ -76,7 +105,8 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         engine = config.engines[args.market]
         run_on_host(engine.router.host)
         setup_logging(engine.name)
-        return _run_actor(EngineActor(config, args.market), config)
+        actor = EngineActor(config, args.market)
+        return _run_actor(actor, config, [ENGINE_ROUTER, ENGINE_PUB])
     if process == "accounts":
         if args.shard is None or not 0 <= args.shard < len(config.shards):
             print(f"bourse: --shard must be 0..{len(config.shards) - 1}", file=sys.stderr)
@@ -86,7 +116,9 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         shard = config.shards[args.shard]
         run_on_host(shard.router.host)
         setup_logging(shard.name)
-        return _run_actor(AccountsActor(config, args.shard), config)
+        return _run_actor(
+            AccountsActor(config, args.shard), config, [ACCOUNTS_ROUTER, ACCOUNTS_PUB]
+        )
     if process in ("gateway", "feed"):
         run_on_host(config.gateway.host if process == "gateway" else config.feed_router.host)
         setup_logging(process)
@@ -105,11 +137,16 @@ def _serve(module: str, config: Config) -> int:
     return code
 
 
-def _run_actor(actor: object, config: Config) -> int:
+def _run_actor(actor: object, config: Config, domains: list[str]) -> int:
+    from bourse.metrics import ActorMetrics
     from transport.runtime import Actor, Runtime
+    from transport.security import bus_security
 
     assert isinstance(actor, Actor)
-    return Runtime(actor, busy_poll_us=config.raw.actors.busy_poll_us).run()
+    metrics = ActorMetrics(actor.name)
+    security = bus_security(config, actor.name, domains, metrics.registry)
+    runtime = Runtime(actor, security, metrics, busy_poll_us=config.raw.actors.busy_poll_us)
+    return runtime.run()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""A readable table of where a config puts every process."""
+"""A readable table of where a config puts every process, and what an operator should
+fix before running it (warnings, and which keys this machine holds)."""
 
 from __future__ import annotations
 
 from bourse.config import Config
+from transport.keys import public_path, secret_path
 
 
 def processes_by_host(config: Config) -> dict[str, list[tuple[str, str]]]:
@@ -36,4 +38,30 @@ def describe(config: Config) -> str:
         lines.append(f"host {host} ({address}): {len(processes)} process(es)")
         for name, endpoints in processes:
             lines.append(f"  {name:<22} {endpoints}")
+    lines.append(keys_line(config))
+    lines += [f"WARNING: {warning}" for warning in warnings(config)]
     return "\n".join(lines)
+
+
+def keys_line(config: Config) -> str:
+    folder = config.keys_dir
+    names = list(config.processes())
+    public = sum(public_path(folder, name).exists() for name in names)
+    secret = [name for name in names if secret_path(folder, name).exists()]
+    held = ", ".join(secret) if secret else "none (`bourse keys init` makes them)"
+    return f"keys {folder}: public keys of {public}/{len(names)} processes; secret keys of {held}"
+
+
+def warnings(config: Config) -> list[str]:
+    found = []
+    if not config.security.curve:
+        found.append(
+            "security.curve = false: the bus is unencrypted and anyone who reaches a port "
+            "speaks for any process (for measuring only)"
+        )
+    if config.exchange.admin_key_sha256 == "0" * 64:
+        found.append(
+            "exchange.admin_key_sha256 is all zeros, a placeholder: set the SHA-256 of your "
+            "admin key (printf '%s' \"$KEY\" | sha256sum)"
+        )
+    return found

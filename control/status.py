@@ -9,13 +9,22 @@ import zmq
 from actors.accounts.protocol import AccountsReply, GetStatus, ShardStatus
 from actors.engine.protocol import EngineOutbound, EngineStatus, StatusQuery
 from bourse.config import Config
+from bourse.peers import OPERATOR
 from transport.blocking import BlockingClient
+from transport.security import BusSecurity, bus_security
 
 TIMEOUT_S = 1.0
 
 
-def ask(context: zmq.Context[Any], endpoint: str, message: object, reply_type: Any) -> Any:
-    client = BlockingClient(context, endpoint)
+def ask(
+    context: zmq.Context[Any],
+    security: BusSecurity,
+    endpoint: str,
+    server: str,
+    message: object,
+    reply_type: Any,
+) -> Any:
+    client = BlockingClient(context, endpoint, server, security)
     try:
         return client.ask(message, reply_type, TIMEOUT_S)
     finally:
@@ -24,10 +33,13 @@ def ask(context: zmq.Context[Any], endpoint: str, message: object, reply_type: A
 
 def print_status(config: Config) -> int:
     context: zmq.Context[Any] = zmq.Context()
+    security = bus_security(config, OPERATOR, domains=[])
     rows = [("process", "endpoint", "state", "details")]
     down = 0
     for market, engine in config.engines.items():
-        reply = ask(context, engine.router.connect, StatusQuery(), EngineOutbound)
+        reply = ask(
+            context, security, engine.router.connect, engine.name, StatusQuery(), EngineOutbound
+        )
         if isinstance(reply, EngineStatus):
             detail = (
                 f"seq {reply.seq}, {reply.open_orders} open orders, "
@@ -39,7 +51,7 @@ def print_status(config: Config) -> int:
             down += 1
             rows.append((engine.name, engine.router.connect, "DOWN", f"no answer ({market})"))
     for shard in config.shards:
-        reply = ask(context, shard.router.connect, GetStatus(), AccountsReply)
+        reply = ask(context, security, shard.router.connect, shard.name, GetStatus(), AccountsReply)
         if isinstance(reply, ShardStatus):
             detail = (
                 f"{reply.users} users, {reply.open_orders} open orders, "

@@ -16,16 +16,17 @@ from actors.accounts.protocol import AccountsReply, Auth, Authenticate, Authenti
 from bourse.config import Config
 from bourse.ids import shard_of_user, split_api_key
 from transport.client import DealerClient, RequestError
+from transport.security import BusSecurity
 
 _encoder = msgspec.msgpack.Encoder()
 _decode = msgspec.msgpack.Decoder(AccountsReply).decode
 
 
 class Authenticator:
-    def __init__(self, context: zmq.asyncio.Context, config: Config) -> None:
+    def __init__(self, context: zmq.asyncio.Context, config: Config, security: BusSecurity) -> None:
         timeout_s = config.exchange.request_timeout_ms / 1000
         self._shards = [
-            DealerClient(context, shard.router.connect, shard.name, timeout_s)
+            DealerClient(context, shard.router.connect, shard.name, timeout_s, security)
             for shard in config.shards
         ]
 

@@ -26,12 +26,16 @@ class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
     pass
 
 
-class TradesQuery(_Message, tag="trades", frozen=True):
+class _Query(_Message, frozen=True, forbid_unknown_fields=True):
+    """A query with a field it does not know is refused whole."""
+
+
+class TradesQuery(_Query, tag="trades", frozen=True):
     market: str
     limit: int = 100
 
 
-class KlinesQuery(_Message, tag="klines", frozen=True):
+class KlinesQuery(_Query, tag="klines", frozen=True):
     market: str
     interval: Interval
     start: int | None = None
@@ -39,11 +43,11 @@ class KlinesQuery(_Message, tag="klines", frozen=True):
     limit: int = 500
 
 
-class TickersQuery(_Message, tag="tickers", frozen=True):
+class TickersQuery(_Query, tag="tickers", frozen=True):
     market: str | None = None
 
 
-class FeedStatusQuery(_Message, tag="status", frozen=True):
+class FeedStatusQuery(_Query, tag="status", frozen=True):
     pass
 
 

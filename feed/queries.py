@@ -21,6 +21,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from bourse.peers import FEED_ROUTER
 from feed.markets import MarketData
 from feed.protocol import (
     FeedError,
@@ -36,7 +37,8 @@ from feed.protocol import (
     TradesReply,
 )
 from feed.store import FeedStore
-from transport.framing import pack_rid, unpack_message
+from transport.framing import MAX_REQUEST_MESSAGE, pack_rid, unpack_message
+from transport.security import BusSecurity
 
 log = logging.getLogger("feed")
 
@@ -55,12 +57,17 @@ class QueryServer:
         markets: Mapping[str, MarketData],
         store: FeedStore,
         subscribers: Callable[[], int],
+        security: BusSecurity,
     ) -> None:
         self._markets = markets
         self._store = store
         self._subscribers = subscribers
         self._socket = context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_MESSAGE)
+        # Every query only reads, so the domain (the gateway and the operator's tools) is
+        # the whole of who may send what here.
+        security.serve(self._socket, FEED_ROUTER)
         for endpoint in endpoints:
             self._socket.bind(endpoint)
         self._decode = msgspec.msgpack.Decoder(FeedQuery).decode

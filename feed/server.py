@@ -20,6 +20,7 @@ from websockets.asyncio.server import serve
 
 from bourse.config import Config, data_dir
 from bourse.gcpolicy import settle_after_startup
+from bourse.peers import FEED, FEED_ROUTER
 from feed.auth import Authenticator
 from feed.hub import Hub
 from feed.markets import MarketData
@@ -27,6 +28,8 @@ from feed.queries import QueryServer
 from feed.store import FeedStore
 from feed.upstream import BookUpstream, PrivateUpstream
 from feed.ws import MAX_CLIENT_MESSAGE, FeedWebSocket
+from transport.client import follow_keys
+from transport.security import bus_security
 
 log = logging.getLogger("feed")
 
@@ -41,7 +44,8 @@ class FeedServer:
         self.config = config
         self.context = zmq.asyncio.Context()
         self.store = FeedStore(data_dir() / STORE_FILE)
-        self.private = PrivateUpstream(self.context, config)
+        self.security = bus_security(config, FEED, [FEED_ROUTER])
+        self.private = PrivateUpstream(self.context, config, self.security)
         self.hub = Hub(self.private.on_first, self.private.on_last)
         conflate_s = config.raw.feed.conflate_ms / 1000
         self.markets: dict[str, MarketData] = {}
@@ -49,8 +53,8 @@ class FeedServer:
             self.markets[name] = MarketData(
                 market, self.hub, self.store, conflate_s, self._want_snapshot
             )
-        self.book = BookUpstream(self.context, config, self.markets, self.store)
-        self.authenticator = Authenticator(self.context, config)
+        self.book = BookUpstream(self.context, config, self.markets, self.store, self.security)
+        self.authenticator = Authenticator(self.context, config, self.security)
         self.websocket = FeedWebSocket(
             self.hub,
             self.markets,
@@ -58,6 +62,7 @@ class FeedServer:
             config.raw.feed.send_queue,
             CLOSE_TIMEOUT_S,
         )
+        self.security.metrics.register_in(self.websocket.registry)
 
     def _want_snapshot(self, market: str) -> None:
         self.book.want_snapshot(market)
@@ -65,14 +70,18 @@ class FeedServer:
     async def run(self, stop: asyncio.Event) -> None:
         for market in self.markets.values():
             market.restore()
+        self.security.start(self.context)
         queries = QueryServer(
             self.context,
             self.config.feed_router.binds,
             self.markets,
             self.store,
             lambda: self.hub.open_sessions,
+            self.security,
         )
+        self.security.listening()
         tasks = [
+            asyncio.create_task(follow_keys(self.security), name="keys"),
             asyncio.create_task(self.book.run(), name="book"),
             asyncio.create_task(self.book.audit(), name="audit"),
             asyncio.create_task(self.private.run(self.hub.publish), name="private"),
@@ -125,5 +134,6 @@ class FeedServer:
             await self.authenticator.close()
             self.private.close()
             queries.close()
+            self.security.stop()
             self.store.close()
             self.context.destroy(linger=0)

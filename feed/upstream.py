@@ -50,8 +50,9 @@ from feed.ops import PRIVATE_CHANNELS
 from feed.store import FeedStore
 from feed.wire import PrivatePush, balance_push, fill_push, order_push
 from transport.client import DealerClient, RequestError
-from transport.framing import recv_frames_nowait
+from transport.framing import MAX_REPLY_MESSAGE, recv_frames_nowait
 from transport.pubsub import PUB_HWM, GapDetector, parse_published
+from transport.security import BusSecurity
 
 log = logging.getLogger("feed")
 
@@ -71,6 +72,7 @@ def _sub_socket(context: zmq.asyncio.Context) -> zmq.asyncio.Socket:
     socket.setsockopt(zmq.RCVHWM, PUB_HWM)
     socket.setsockopt(zmq.RECONNECT_IVL, 50)
     socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+    socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
     return socket
 
 
@@ -81,6 +83,7 @@ class BookUpstream:
         config: Config,
         markets: dict[str, MarketData],
         store: FeedStore,
+        security: BusSecurity,
     ) -> None:
         self._markets = markets
         self._store = store
@@ -91,9 +94,11 @@ class BookUpstream:
             topic = book_topic(name)
             self._topics[topic] = markets[name]
             self._sub.setsockopt(zmq.SUBSCRIBE, topic)
-            self._sub.connect(engine.pub.connect)
+            security.connect(self._sub, engine.pub.connect, engine.name)
         self._engines = {
-            name: DealerClient(context, engine.router.connect, engine.name, self._timeout_s)
+            name: DealerClient(
+                context, engine.router.connect, engine.name, self._timeout_s, security
+            )
             for name, engine in config.engines.items()
         }
         self._gaps = GapDetector()
@@ -215,11 +220,11 @@ class BookUpstream:
 class PrivateUpstream:
     """Users' order, fill and balance events from the shards, pushed as REST shapes."""
 
-    def __init__(self, context: zmq.asyncio.Context, config: Config) -> None:
+    def __init__(self, context: zmq.asyncio.Context, config: Config, security: BusSecurity) -> None:
         self._config = config
         self._sub = _sub_socket(context)
         for shard in config.shards:
-            self._sub.connect(shard.pub.connect)
+            security.connect(self._sub, shard.pub.connect, shard.name)
         self._decode = msgspec.msgpack.Decoder(PrivateEvent).decode
         self._users: set[str] = set()
 

@@ -4,6 +4,8 @@ Invariants:
 - One :class:`Actors` per worker process, built in the app's startup on that process's
   own ``zmq.asyncio`` Context and closed at shutdown; many requests share each DEALER and
   each reply finds its request by request id.
+- Every DEALER speaks as the ``gateway`` (its CURVE key), the only process the shards let
+  speak for a user or claim the admin key.
 - Every call ends within ``exchange.request_timeout_ms``: with the reply, with
   ``ApiError(503, UNAVAILABLE)`` at once when the actor is not connected, or with
   ``ApiError(504, TIMEOUT)``.  An actor that is down or slow fails only the calls that
@@ -14,6 +16,7 @@ Invariants:
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 import msgspec
@@ -25,10 +28,12 @@ from actors.accounts.protocol import ErrorReply as AccountsError
 from actors.engine.protocol import EngineInbound, EngineOutbound, EngineStatus, StatusQuery
 from actors.engine.protocol import ErrorReply as EngineError
 from bourse.config import Config
+from bourse.peers import FEED, GATEWAY
 from feed.protocol import FeedError, FeedQuery, FeedReply
 from gateway import requestid
 from gateway.errors import ApiError
-from transport.client import DealerClient, Timeout, Unavailable
+from transport.client import DealerClient, Timeout, Unavailable, follow_keys
+from transport.security import BusSecurity, bus_security
 
 R = TypeVar("R")
 
@@ -36,20 +41,32 @@ _FEED_ERROR_STATUS = {"UNKNOWN_MARKET": 400, "INVALID_FIELD": 400}
 PROBE_TIMEOUT_S = 1.0  # a status probe's limit: a market list or a health check stays quick
 
 
+def gateway_security(config: Config) -> BusSecurity:
+    """The gateway's key (it listens on no ZeroMQ socket: it only dials)."""
+    return bus_security(config, GATEWAY, domains=[])
+
+
 class Actors:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.timeout_s = config.exchange.request_timeout_ms / 1000
         self.context = zmq.asyncio.Context()
+        self.security = security = gateway_security(config)
+        timeout_s = self.timeout_s
         self.shards = [
-            DealerClient(self.context, shard.router.connect, shard.name, self.timeout_s)
+            DealerClient(self.context, shard.router.connect, shard.name, timeout_s, security)
             for shard in config.shards
         ]
         self.engines = {
-            market: DealerClient(self.context, engine.router.connect, engine.name, self.timeout_s)
+            market: DealerClient(
+                self.context, engine.router.connect, engine.name, timeout_s, security
+            )
             for market, engine in config.engines.items()
         }
-        self.feed = DealerClient(self.context, config.feed_router.connect, "feed", self.timeout_s)
+        self.feed = DealerClient(
+            self.context, config.feed_router.connect, FEED, timeout_s, security
+        )
+        self._keys: asyncio.Task[None] | None = None
         self._encoder = msgspec.msgpack.Encoder()
         self._accounts: msgspec.msgpack.Decoder[AccountsReply] = msgspec.msgpack.Decoder(
             AccountsReply
@@ -62,8 +79,11 @@ class Actors:
     def start(self) -> None:
         for client in self._clients():
             client.start()
+        self._keys = asyncio.get_running_loop().create_task(follow_keys(self.security))
 
     async def close(self) -> None:
+        if self._keys is not None:
+            self._keys.cancel()
         for client in self._clients():
             await client.close()
         self.context.destroy(linger=0)

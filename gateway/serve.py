@@ -13,10 +13,12 @@ import os
 import uvicorn
 
 from bourse.config import Config
+from gateway.actors import gateway_security
 from gateway.app import CONFIG_ENV, asgi_app
 
 
 def serve(config: Config) -> int:
+    gateway_security(config)  # a missing or unreadable key stops the start, naming the file
     endpoint = config.gateway
     options: dict[str, object] = {
         "host": endpoint.address,

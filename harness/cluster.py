@@ -27,7 +27,10 @@ import zmq
 from actors.accounts.protocol import AccountsReply, GetStatus
 from actors.engine.protocol import EngineOutbound, StatusQuery
 from bourse.config import Config, load_config
+from bourse.peers import FEED, GATEWAY, OPERATOR, admits
 from transport.blocking import BlockingClient
+from transport.keys import ensure_pairs
+from transport.security import BusSecurity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +57,7 @@ def write_config(
     snapshot_every: int = 100_000,
     busy_poll_us: int = 0,
     gateway_workers: int = 1,
+    curve: bool = True,
 ) -> Path:
     ports = iter(free_ports(3 * len(markets) + 3 * shards + 4))
     lots = {"BTC": "0.0001", "ETH": "0.001"}
@@ -71,6 +75,7 @@ def write_config(
         f'fsync = "{fsync}"',
         f"snapshot_every = {snapshot_every}",
         f"[actors]\nbusy_poll_us = {busy_poll_us}",
+        f"[security]\ncurve = {'true' if curve else 'false'}",
         '[hosts.local]\naddress = "127.0.0.1"',
         "[assets.BTC]\ndecimals = 8",
         "[assets.ETH]\ndecimals = 8",
@@ -107,6 +112,15 @@ class Cluster:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
     context: zmq.Context[Any] = field(default_factory=zmq.Context)
+    _securities: dict[str, BusSecurity] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Every process's key pair, made once per cluster like `bourse keys init`.
+        ensure_pairs(self.keys_dir, list(self.config.processes()))
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / self.config.raw.security.keys_dir
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -146,11 +160,31 @@ class Cluster:
         for shard in range(len(self.config.shards)):
             self.wait_shard(shard)
 
-    def engine_client(self, market: str) -> BlockingClient:
-        return BlockingClient(self.context, self.config.engines[market].router.connect)
+    def security(self, process: str) -> BusSecurity:
+        """The bus security of ``process`` (the harness holds every key, as an operator's
+        machine does), for a client that speaks as that process."""
+        security = self._securities.get(process)
+        if security is None:
+            enabled = self.config.security.curve
+            security = BusSecurity(self.keys_dir, process, admits, [], enabled=enabled)
+            self._securities[process] = security
+        return security
 
-    def shard_client(self, shard: int) -> BlockingClient:
-        return BlockingClient(self.context, self.config.shards[shard].router.connect)
+    def client(self, target: str, endpoint: str, speaking_as: str) -> BlockingClient:
+        """A blocking client of the process ``target`` at ``endpoint``."""
+        return BlockingClient(self.context, endpoint, target, self.security(speaking_as))
+
+    def engine_client(self, market: str, speaking_as: str = OPERATOR) -> BlockingClient:
+        engine = self.config.engines[market]
+        return self.client(engine.name, engine.router.connect, speaking_as)
+
+    def shard_client(self, shard: int, speaking_as: str = GATEWAY) -> BlockingClient:
+        """A client of a shard that speaks as the gateway (tests drive shards as it does)."""
+        process = self.config.shards[shard]
+        return self.client(process.name, process.router.connect, speaking_as)
+
+    def feed_client(self, speaking_as: str = GATEWAY) -> BlockingClient:
+        return self.client(FEED, self.config.feed_router.connect, speaking_as)
 
     def wait_engine(self, market: str, timeout_s: float = 20.0) -> None:
         self._wait(
@@ -180,7 +214,7 @@ class Cluster:
                     return
                 except TimeoutError:
                     client.close()
-                    client = BlockingClient(self.context, client_endpoint(self, name))
+                    client = client_of(self, name)
             raise TimeoutError(f"{name} not ready: {self.read_log(name)}")
         finally:
             client.close()
@@ -209,10 +243,10 @@ class Cluster:
         self.context.destroy(linger=0)
 
 
-def client_endpoint(cluster: Cluster, name: str) -> str:
+def client_of(cluster: Cluster, name: str) -> BlockingClient:
     if name.startswith("engine-"):
-        return cluster.config.engines[name.removeprefix("engine-")].router.connect
-    return cluster.config.shards[int(name.removeprefix("accounts-"))].router.connect
+        return cluster.engine_client(name.removeprefix("engine-"))
+    return cluster.shard_client(int(name.removeprefix("accounts-")))
 
 
 @contextmanager

@@ -5,6 +5,8 @@ Invariants:
   that id, decoded as the type asked for; replies to earlier requests (that came late)
   are skipped.  It raises :class:`TimeoutError` when none comes within the deadline.
 - The socket never lingers: closing it drops whatever was not sent.
+- It speaks as the process its :class:`BusSecurity` holds the key of (for tools, the
+  ``operator``), to the process it is named after.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ from typing import Any
 import msgspec
 import zmq
 
-from transport.framing import pack_rid, unpack_rid
+from transport.framing import MAX_REPLY_MESSAGE, pack_rid, unpack_rid
+from transport.security import BusSecurity
 
 
 class BlockingClient:
-    def __init__(self, context: zmq.Context[Any], endpoint: str) -> None:
+    def __init__(
+        self, context: zmq.Context[Any], endpoint: str, server: str, security: BusSecurity
+    ) -> None:
         self._socket: zmq.Socket[bytes] = context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.connect(endpoint)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
+        security.connect(self._socket, endpoint, server)
         self._rid = 0
         self._encoder = msgspec.msgpack.Encoder()
 

@@ -15,6 +15,8 @@ Invariants:
   so the reader drains every waiting reply, and a send (which may take in the socket's
   pending events) is followed by a check for replies it would otherwise hide.  Sends
   never wait: the high-water mark is far above what the callers keep in flight.
+- It is a CURVE client of the process it is named after (transport/security.py): it
+  reaches that process only, and only as the process its security holds the key of.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, cast
 import zmq
 
 from transport.framing import (
+    MAX_REPLY_MESSAGE,
     Envelope,
     messages,
     recv_frames_nowait,
@@ -33,6 +36,7 @@ from transport.framing import (
     unpack_message,
     valid_trace,
 )
+from transport.security import BusSecurity
 
 _NOBLOCK = int(zmq.NOBLOCK)
 _POLLIN = int(zmq.POLLIN)
@@ -55,8 +59,14 @@ class Timeout(RequestError):
 
 class DealerClient:
     def __init__(
-        self, context: zmq.Context[Any], endpoint: str, name: str, timeout_s: float
+        self,
+        context: zmq.Context[Any],
+        endpoint: str,
+        name: str,
+        timeout_s: float,
+        security: BusSecurity,
     ) -> None:
+        """A client of the process ``name`` (bourse/peers.py) listening at ``endpoint``."""
         self.name = name
         self.endpoint = endpoint
         self.timeout_s = timeout_s
@@ -67,7 +77,8 @@ class DealerClient:
         socket.setsockopt(zmq.RCVHWM, 100_000)
         socket.setsockopt(zmq.RECONNECT_IVL, 50)
         socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        socket.connect(endpoint)
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
+        security.connect(socket, endpoint, name)
         self._socket = socket
         self._fd = cast(int, socket.getsockopt(zmq.FD))
         self._ids = itertools.count(1)
@@ -153,3 +164,11 @@ class DealerClient:
                 future = pending.get(envelope.rid)
                 if future is not None and not future.done():
                     future.set_result(envelope.body)
+
+
+async def follow_keys(security: BusSecurity, period_s: float = 1.0) -> None:
+    """Apply changes of the keys folder (a rotation) to ``security``'s connections, as
+    the actors' runtime does each second; runs until cancelled."""
+    while True:
+        await asyncio.sleep(period_s)
+        security.refresh()

@@ -15,6 +15,10 @@ Invariants:
   means exactly what the same request sent on its own would; one that is malformed
   (a rid out of range, a bad trace) makes the whole message malformed.  A receiver may
   answer the envelopes of one message in several messages, and a sender may split.
+- Size: a sender cuts envelopes into messages of at most ``MAX_ENVELOPES`` and about
+  ``MESSAGE_BYTES``; a ROUTER refuses (libzmq's ``ZMQ_MAXMSGSIZE``: it drops the
+  connection) any message past ``MAX_REQUEST_MESSAGE``, so no peer, however buggy, makes
+  a receiver hold more.  A single body is at most ``MAX_BODY`` bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ import zmq
 _RID = struct.Struct(">Q")
 MAX_TRACE = 64
 MAX_ENVELOPES = 4096
+MAX_BODY = 1 << 20  # far above any legal request (an order is ~150 bytes)
+MESSAGE_BYTES = 1 << 20  # a sender starts a new message of envelopes past this
+# The largest message a ROUTER takes: a message of envelopes just under MESSAGE_BYTES
+# plus one envelope of MAX_BODY, and the frames around them.
+MAX_REQUEST_MESSAGE = MESSAGE_BYTES + MAX_BODY + 4096
+# Replies and reports may be larger (a cancel-all of a user's every order, a whole book);
+# a client still bounds what it takes from a server.
+MAX_REPLY_MESSAGE = 256 << 20
+_ENVELOPE_OVERHEAD = 32  # msgpack array and integer headers around one body
 BATCH = b""  # the rid frame that marks a message of envelopes
 
 
@@ -79,9 +92,17 @@ def unpack_message(frames: Sequence[bytes]) -> list[Envelope] | None:
 
 
 def chunks(envelopes: list[Envelope]) -> Iterable[list[Envelope]]:
-    """``envelopes`` cut into messages no receiver refuses for their length."""
-    for start in range(0, len(envelopes), MAX_ENVELOPES):
-        yield envelopes[start : start + MAX_ENVELOPES]
+    """``envelopes`` cut into messages no receiver refuses for their count or size."""
+    chunk: list[Envelope] = []
+    size = 0
+    for envelope in envelopes:
+        if chunk and (len(chunk) == MAX_ENVELOPES or size >= MESSAGE_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(envelope)
+        size += len(envelope.body) + len(envelope.trace) + _ENVELOPE_OVERHEAD
+    if chunk:
+        yield chunk
 
 
 def messages(envelopes: list[Envelope]) -> Iterator[tuple[tuple[bytes, ...], list[Envelope]]]:
@@ -136,12 +157,18 @@ def send_frames(socket: zmq.Socket[bytes], frames: tuple[bytes, ...], flags: int
 
 def recv_frames_nowait(socket: zmq.Socket[bytes]) -> list[bytes]:
     """Receive one whole multipart message; raises zmq.Again when none is waiting."""
+    return recv_message_nowait(socket)[0]
+
+
+def recv_message_nowait(socket: zmq.Socket[bytes]) -> tuple[list[bytes], zmq.Frame]:
+    """Like ``recv_frames_nowait``, with the message's first frame, whose metadata
+    (``User-Id``, ``Peer-Address``) says who sent it."""
     # A frame object knows whether more follow; asking the socket (RCVMORE) costs more
     # than the receive itself.
     recv = socket.recv
-    frame = recv(_NOBLOCK, copy=False)
+    first = frame = recv(_NOBLOCK, copy=False)
     frames = [frame.bytes]
     while frame.more:
         frame = recv(_NOBLOCK, copy=False)
         frames.append(frame.bytes)
-    return frames
+    return frames, first

@@ -7,10 +7,15 @@ Invariants:
   not last + 1 (a drop, or a restarted publisher counting from 1 again) is reported as a
   gap, so the subscriber resyncs from a snapshot (the ZeroMQ guide's Clone pattern).
 - High-water marks are sized on purpose (``PUB_HWM``): a drop past them shows up as a gap.
-- A publisher on an XPUB socket learns the subscriptions (ZeroMQ passes each prefix up
-  once, and its removal once the last subscriber drops it) and answers ``wants(topic)``
-  from them, so a message nobody subscribed to is neither built nor sent.  Numbering
-  counts the messages sent.
+- Every publisher is an XPUB in manual mode: libzmq passes each subscription up, and it
+  takes effect only when the publisher applies it.  A subscription longer than any topic
+  the publisher sends (``max_topic``), or past ``max_subscriptions`` held at once, is
+  refused (not applied, and counted), so no subscriber, however buggy, grows the
+  publisher's memory past a bound.  ``MAX_SUBSCRIPTION`` (the socket's ZMQ_MAXMSGSIZE)
+  drops a subscriber whose subscription message is longer still.
+- A publisher that learns subscriptions answers ``wants(topic)`` from the prefixes held
+  (counted per subscriber, so one leaving does not hide another's), so a message nobody
+  subscribed to is neither built nor sent.  Numbering counts the messages sent.
 """
 
 from __future__ import annotations
@@ -22,16 +27,31 @@ import zmq
 from transport.framing import send_frames
 
 PUB_HWM = 1_000_000
+# Bytes of one inbound message on a PUB: a subscription (flag byte and prefix), and the
+# CURVE handshake's commands, which the same limit covers (INITIATE is ~300 bytes).
+MAX_SUBSCRIPTION = 1024
 _SEQ = struct.Struct(">Q")
 
 
 class Publisher:
-    def __init__(self, socket: zmq.Socket[bytes]) -> None:
+    def __init__(
+        self,
+        socket: zmq.Socket[bytes],
+        max_topic: int,
+        max_subscriptions: int,
+        learn_subscriptions: bool = False,
+    ) -> None:
+        assert socket.type == zmq.XPUB
+        socket.setsockopt(zmq.XPUB_MANUAL, 1)
         self.socket = socket
+        self.max_topic = max_topic
+        self.max_subscriptions = max_subscriptions
+        self.learns_subscriptions = learn_subscriptions
         self._seqs: dict[bytes, int] = {}
-        self.learns_subscriptions = socket.type == zmq.XPUB
-        self._prefixes: set[bytes] = set()
+        self._prefixes: dict[bytes, int] = {}  # prefix -> subscribers holding it
+        self._held = 0
         self._wanted: dict[bytes, bool] = {}  # topic -> matched; cleared on every change
+        self.refused = 0  # subscriptions refused for their length or number
 
     def wants(self, topic: bytes) -> bool:
         """Whether some subscriber would receive ``topic`` (always, on a plain PUB)."""
@@ -39,7 +59,9 @@ class Publisher:
             return True
         wanted = self._wanted.get(topic)
         if wanted is None:
-            wanted = any(topic.startswith(prefix) for prefix in self._prefixes)
+            # Every prefix of the topic, not every subscription: O(len(topic)) lookups.
+            prefixes = self._prefixes
+            wanted = any(topic[:end] in prefixes for end in range(len(topic) + 1))
             self._wanted[topic] = wanted
         return wanted
 
@@ -48,18 +70,35 @@ class Publisher:
         return not self.learns_subscriptions or bool(self._prefixes)
 
     def read_subscriptions(self) -> None:
-        """Take in every subscription change waiting on the XPUB socket."""
+        """Take in every subscription change waiting on the XPUB socket, applying those
+        within the limits (each to the subscriber that sent it)."""
+        socket = self.socket
+        prefixes = self._prefixes
         while True:
             try:
-                message = self.socket.recv(zmq.NOBLOCK)
+                message = socket.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
             if not message or message[0] not in (0, 1):
                 continue
+            prefix = message[1:]
             if message[0] == 1:
-                self._prefixes.add(message[1:])
+                if len(prefix) > self.max_topic or self._held >= self.max_subscriptions:
+                    self.refused += 1
+                    continue
+                socket.setsockopt(zmq.SUBSCRIBE, prefix)
+                prefixes[prefix] = prefixes.get(prefix, 0) + 1
+                self._held += 1
             else:
-                self._prefixes.discard(message[1:])
+                held = prefixes.get(prefix)
+                if held is None:
+                    continue  # a refused subscription going away: it was never applied
+                socket.setsockopt(zmq.UNSUBSCRIBE, prefix)
+                self._held -= 1
+                if held > 1:
+                    prefixes[prefix] = held - 1
+                else:
+                    del prefixes[prefix]
             self._wanted.clear()
 
     def publish(self, topic: bytes, body: bytes) -> int:

@@ -25,6 +25,17 @@ Invariants:
   had messages, yielding the CPU between polls; a quiet actor sleeps as before.
 - Once the actor has started, the garbage collector settles (bourse/gcpolicy.py): what
   the actor holds is never scanned again, and collections come less often.
+- Every socket is secured by the process's :class:`BusSecurity` (transport/security.py):
+  ROUTERs and PUBs are CURVE servers of a ZAP domain, DEALERs CURVE clients of one named
+  peer.  Each inbound message carries its sender: the ``User-Id`` the handshake proved on
+  a ROUTER, the dialed peer's name on a DEALER.  Nothing in the message bytes decides it.
+- A DEALER never queues for a peer that is not connected (``ZMQ_IMMEDIATE``): a send that
+  finds none is dropped and counted, and the numbered link resends it (actors/link and
+  the Sync rules): a peer that comes back is not flooded by a backlog, and a rotated key
+  never leaves messages on a connection that cannot complete its handshake.
+- No socket takes a message past its size limit (``ZMQ_MAXMSGSIZE``): requests on a
+  ROUTER at most ``MAX_REQUEST_MESSAGE``, subscriptions on a PUB at most
+  ``MAX_SUBSCRIPTION``; the peer that sends one is disconnected.
 """
 
 from __future__ import annotations
@@ -47,19 +58,25 @@ from bourse.gcpolicy import ACTOR_THRESHOLDS, settle_after_startup
 from bourse.logs import now_ms
 from bourse.metrics import ActorMetrics
 from transport.framing import (
+    MAX_BODY,
+    MAX_REPLY_MESSAGE,
+    MAX_REQUEST_MESSAGE,
     Envelope,
     messages,
-    recv_frames_nowait,
+    recv_message_nowait,
     send_frames,
     unpack_message,
 )
-from transport.pubsub import PUB_HWM, Publisher
+from transport.pubsub import MAX_SUBSCRIPTION, PUB_HWM, Publisher
+from transport.security import ANYONE, BusSecurity, address_of, sender_of
 
 log = logging.getLogger("runtime")
 
 MAX_BATCH = 1024
 POLL_MS = 100
 ROUTER_HWM = 1_000_000
+KEYS_CHECK_S = 1.0  # how often the keys folder is looked at for a rotation
+_NOBLOCK = int(zmq.NOBLOCK)
 
 
 class Inbound(msgspec.Struct, frozen=True, gc=False):
@@ -68,6 +85,15 @@ class Inbound(msgspec.Struct, frozen=True, gc=False):
     rid: int
     body: bytes
     trace: bytes = b""  # the request id for the logs, when the sender gave one
+    # The process that sent it, as its handshake proved (bourse/peers.py names them);
+    # ANYONE when security is off.
+    sender: str = ANYONE
+    meta: object = None  # the zmq.Frame whose metadata tells the sender's address
+
+    @property
+    def address(self) -> str:
+        """The sender's network address (for logs and metrics)."""
+        return address_of(self.meta) if isinstance(self.meta, zmq.Frame) else "unknown"
 
 
 @dataclass(slots=True)
@@ -108,6 +134,7 @@ class Actor(ABC):
 
     name: str = "actor"
     metrics_endpoint: Endpoint | None = None
+    runtime: Runtime | None = None
 
     @abstractmethod
     def setup(self, runtime: Runtime) -> None: ...
@@ -135,56 +162,102 @@ class Actor(ABC):
     def on_failure(self, error: BaseException) -> None:
         """Called when the actor raised; the process exits non-zero afterwards."""
 
+    def refuse(self, message: Inbound, what: str) -> None:
+        """Count and log a message its sender may not send (it is never applied)."""
+        runtime = self.runtime
+        if runtime is not None:
+            runtime.security.metrics.message_refused(message.address, message.sender, what)
+        log.warning(
+            "message refused",
+            extra={
+                "fields": {
+                    "sender": message.sender,
+                    "peer": message.address,
+                    "message": what,
+                    "socket": message.socket,
+                }
+            },
+        )
+
     def register_gauges(self, metrics: ActorMetrics) -> None:
         """Add the actor's own gauges (read at scrape time)."""
 
 
 class Runtime:
-    def __init__(self, actor: Actor, busy_poll_us: int = 0) -> None:
+    def __init__(
+        self,
+        actor: Actor,
+        security: BusSecurity,
+        metrics: ActorMetrics | None = None,
+        busy_poll_us: int = 0,
+    ) -> None:
         self.actor = actor
+        self.security = security
         self._busy_poll_s = busy_poll_us / 1e6
         self._busy_until = 0.0
         self.context = zmq.Context()
         self._inputs: dict[str, zmq.Socket[bytes]] = {}
         self._routers: set[str] = set()
+        self._servers: dict[str, str] = {}  # DEALER socket name -> the peer it dials
         self._publisher: Publisher | None = None
         self._stopping = False
         self._poller = zmq.Poller()
-        self.metrics = ActorMetrics(actor.name)
+        self._keys_checked = 0.0
+        self.metrics = metrics or ActorMetrics(actor.name)
+        self.unsent = 0  # messages a DEALER dropped: no peer was connected
 
     # --- sockets, created by the actor's setup ------------------------------------------
 
-    def bind_router(self, name: str, *endpoints: str) -> None:
+    def bind_router(self, name: str, domain: str, *endpoints: str) -> None:
+        """A ROUTER for the peers ``domain`` admits (bourse/peers.py)."""
         socket = self.context.socket(zmq.ROUTER)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.ROUTER_MANDATORY, 1)
         socket.setsockopt(zmq.SNDHWM, ROUTER_HWM)
         socket.setsockopt(zmq.RCVHWM, ROUTER_HWM)
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_MESSAGE)
+        self.security.serve(socket, domain)
         for endpoint in endpoints:
             socket.bind(endpoint)
         self._add_input(name, socket)
         self._routers.add(name)
 
-    def connect_dealer(self, name: str, endpoint: str, identity: bytes) -> None:
+    def connect_dealer(self, name: str, endpoint: str, server: str, identity: bytes) -> None:
+        """A DEALER to the process named ``server``, addressed by ``identity``."""
         socket = self.context.socket(zmq.DEALER)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.IDENTITY, identity)
+        socket.setsockopt(zmq.IMMEDIATE, 1)
         socket.setsockopt(zmq.SNDHWM, ROUTER_HWM)
         socket.setsockopt(zmq.RCVHWM, ROUTER_HWM)
-        socket.connect(endpoint)
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
+        self.security.connect(socket, endpoint, server)
         self._add_input(name, socket)
+        self._servers[name] = server
 
-    def bind_pub(self, *endpoints: str, learn_subscriptions: bool = False) -> Publisher:
-        """A PUB socket; with ``learn_subscriptions`` an XPUB whose publisher knows which
-        topics have subscribers (for streams where most topics have none)."""
-        socket = self.context.socket(zmq.XPUB if learn_subscriptions else zmq.PUB)
+    def bind_pub(
+        self,
+        domain: str,
+        *endpoints: str,
+        max_topic: int,
+        max_subscriptions: int,
+        learn_subscriptions: bool = False,
+    ) -> Publisher:
+        """A PUB socket for the subscribers ``domain`` admits; it takes subscriptions no
+        longer than ``max_topic`` (the longest topic it publishes) and at most
+        ``max_subscriptions`` of them.  With ``learn_subscriptions`` its publisher also
+        says which topics have subscribers (for streams where most topics have none)."""
+        socket = self.context.socket(zmq.XPUB)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.SNDHWM, PUB_HWM)
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION)
+        self.security.serve(socket, domain)
         for endpoint in endpoints:
             socket.bind(endpoint)
-        self._publisher = Publisher(socket)
-        if learn_subscriptions:
-            self._poller.register(socket, zmq.POLLIN)
+        self._publisher = Publisher(
+            socket, max_topic, max_subscriptions, learn_subscriptions=learn_subscriptions
+        )
+        self._poller.register(socket, zmq.POLLIN)
         return self._publisher
 
     def _add_input(self, name: str, socket: zmq.Socket[bytes]) -> None:
@@ -202,8 +275,11 @@ class Runtime:
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
         out = Outbox()
+        self.actor.runtime = self
         try:
+            self.security.start(self.context)
             self.actor.setup(self)
+            self.security.listening()
             endpoint = self.actor.metrics_endpoint
             if endpoint is not None:
                 self.actor.register_gauges(self.metrics)
@@ -220,6 +296,7 @@ class Runtime:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            self.security.stop()
             self.context.destroy(linger=0)
         self.actor.on_stop()
         return 0
@@ -260,6 +337,9 @@ class Runtime:
         self.actor.commit(out)
         committed = time.perf_counter()
         self._flush(out)
+        if committed - self._keys_checked > KEYS_CHECK_S:
+            self._keys_checked = committed
+            self.security.refresh()
         if batch:
             self._busy_until = time.perf_counter() + self._busy_poll_s
             metrics = self.metrics
@@ -273,21 +353,31 @@ class Runtime:
         if publisher is not None and publisher.socket in ready:
             publisher.read_subscriptions()  # first, so this turn's messages see them
         batch: list[Inbound] = []
+        secured = self.security.enabled
         for name, socket in self._inputs.items():
             if socket not in ready:
                 continue
             is_router = name in self._routers
+            server = self._servers.get(name, ANYONE) if secured else ANYONE
             # Each socket has its own budget: a flood on one (clients' requests) never
             # keeps a turn from reading another (the engines' reports that free funds).
             read = 0
             while read < MAX_BATCH:
                 read += 1
                 try:
-                    frames = recv_frames_nowait(socket)
+                    frames, first = recv_message_nowait(socket)
                 except zmq.Again:
                     break
-                if not _parse(name, is_router, frames, batch):
-                    log.warning("dropped a malformed message", extra={"fields": {"socket": name}})
+                if is_router:
+                    sender = sender_of(first) if secured else ANYONE
+                    parsed = _parse_request(name, frames, sender, first, batch)
+                else:
+                    parsed = _parse_reply(name, frames, server, batch)
+                if not parsed:
+                    log.warning(
+                        "dropped a malformed message",
+                        extra={"fields": {"socket": name, "peer": address_of(first)}},
+                    )
         return batch
 
     def _send_replies(self, replies: list[tuple[str, bytes, int, bytes]]) -> None:
@@ -311,8 +401,12 @@ class Runtime:
             by_socket[name].append(Envelope(rid, body, trace))
         for name, envelopes in by_socket.items():
             socket = self._inputs[name]
-            for frames, _ in messages(envelopes):
-                send_frames(socket, frames)
+            for frames, carried in messages(envelopes):
+                try:
+                    send_frames(socket, frames, _NOBLOCK)
+                except zmq.Again:
+                    # No peer connected (or its queue is full): the link resends it.
+                    self.unsent += len(carried)
 
     def _flush(self, out: Outbox) -> None:
         if out.settled:
@@ -329,13 +423,22 @@ class Runtime:
         out.clear()
 
 
-def _parse(name: str, is_router: bool, frames: list[bytes], into: list[Inbound]) -> bool:
-    """Append the messages ``frames`` carries to ``into``; False when they are malformed."""
-    peer = b""
-    if is_router:
-        peer, frames = frames[0], frames[1:]
+def _parse_request(
+    name: str, frames: list[bytes], sender: str, first: zmq.Frame, into: list[Inbound]
+) -> bool:
+    """Append the requests a ROUTER message carries to ``into``; False when malformed."""
+    envelopes = unpack_message(frames[1:])
+    if envelopes is None or any(len(e.body) > MAX_BODY for e in envelopes):
+        return False
+    peer = frames[0]
+    into.extend(Inbound(name, peer, e.rid, e.body, e.trace, sender, first) for e in envelopes)
+    return True
+
+
+def _parse_reply(name: str, frames: list[bytes], server: str, into: list[Inbound]) -> bool:
+    """Append what a DEALER message from ``server`` carries to ``into``."""
     envelopes = unpack_message(frames)
     if envelopes is None:
         return False
-    into.extend(Inbound(name, peer, e.rid, e.body, e.trace) for e in envelopes)
+    into.extend(Inbound(name, b"", e.rid, e.body, e.trace, server) for e in envelopes)
     return True

@@ -3,6 +3,12 @@
 Invariants:
 - Requests come in on the ROUTER (gateways, feeds); engine reports on the DEALERs, whose
   identity ``accounts-<k>`` lets every engine address this shard.
+- Who may send what (the sender is the process its CURVE handshake proved, never a byte
+  of the message): user requests (and with them ``Auth.admin``) only the gateway;
+  ``Authenticate`` the gateway and the feed; ``GetStatus`` any process the ROUTER admits
+  (gateway, feed, operator); a :class:`Report` only the engine of its own market, on the
+  DEALER this shard dialed with that engine's key.  Anything else is refused (a 403
+  ErrorReply to a request), counted and logged, and never applied or journaled.
 - A body that does not decode is answered with a 400 ErrorReply naming the problem when
   it came with a return address, and the shard keeps serving.
 - Everything the ledger produces in a turn is sent after the runtime's commit, except
@@ -30,11 +36,13 @@ from actors.accounts.ledger import Ledger, LedgerOutput
 from actors.accounts.protocol import (
     AccountsRequest,
     AmendOrder,
+    Authenticate,
     CancelOrder,
     CancelOrders,
     CreateUser,
     Deposit,
     ErrorReply,
+    GetStatus,
     PlaceOrder,
     Withdraw,
 )
@@ -42,6 +50,13 @@ from actors.durable import DurableActor
 from actors.engine.protocol import EngineOutbound, Report, Sync, shard_identity
 from bourse.config import Config
 from bourse.metrics import ActorMetrics
+from bourse.peers import (
+    ACCOUNTS_PUB,
+    ACCOUNTS_ROUTER,
+    engine_name,
+    is_sender,
+    sent_by,
+)
 from transport.runtime import Inbound, Outbox, Runtime
 
 log = logging.getLogger("accounts")
@@ -49,6 +64,11 @@ log = logging.getLogger("accounts")
 ROUTER = "router"
 SYNC_MS = 1000
 _CHANGES_STATE = (CreateUser, Deposit, Withdraw, PlaceOrder, CancelOrder, CancelOrders, AmendOrder)
+# Private topics are ``<kind>.<user id>``: the longest kind and a 64-bit id.
+MAX_TOPIC = len("balances.") + 20
+# The feed holds three topics for each user connected to it; room for 100,000 at once.
+MAX_SUBSCRIPTIONS = 300_000
+_FORBIDDEN = ErrorReply(403, "FORBIDDEN", "this process may not send that request")
 
 
 def engine_socket(market: str) -> str:
@@ -70,13 +90,21 @@ class AccountsActor(DurableActor):
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
-        runtime.bind_router(ROUTER, *self.process.router.binds)
-        publisher = runtime.bind_pub(*self.process.pub.binds, learn_subscriptions=True)
+        runtime.bind_router(ROUTER, ACCOUNTS_ROUTER, *self.process.router.binds)
+        publisher = runtime.bind_pub(
+            ACCOUNTS_PUB,
+            *self.process.pub.binds,
+            max_topic=MAX_TOPIC,
+            max_subscriptions=MAX_SUBSCRIPTIONS,
+            learn_subscriptions=True,
+        )
         self.ledger.listening = publisher.wants
         self.ledger.anyone_listening = publisher.has_subscribers
         identity = shard_identity(self.ledger.shard)
         for market, engine in self.config.engines.items():
-            runtime.connect_dealer(engine_socket(market), engine.router.connect, identity)
+            runtime.connect_dealer(
+                engine_socket(market), engine.router.connect, engine.name, identity
+            )
         log.info("accounts shard ready", extra={"fields": {"shard": self.ledger.shard}})
 
     def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
@@ -130,6 +158,10 @@ class AccountsActor(DurableActor):
             reply = ErrorReply(400, "BAD_REQUEST", f"request does not decode: {error}")
             out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(reply))
             return
+        if not _may_send(message.sender, request):
+            self.refuse(message, type(request).__name__)
+            out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(_FORBIDDEN))
+            return
         if debug:
             log.debug(
                 "request",
@@ -148,6 +180,9 @@ class AccountsActor(DurableActor):
             log.error("engine message does not decode", extra={"fields": {"error": str(error)}})
             return
         if isinstance(reply, Report):
+            if not is_sender(message.sender, engine_name(reply.market)):
+                self.refuse(message, "Report")
+                return
             self.record(now, message)
             self.ledger.handle_report(reply, produced)
         else:
@@ -217,3 +252,12 @@ def _quiet(ledger: Ledger) -> Ledger:
 
 def _nobody() -> bool:
     return False
+
+
+def _may_send(sender: str, request: AccountsRequest) -> bool:
+    """Whether the process ``sender`` may send ``request`` (see the module's invariants)."""
+    if isinstance(request, GetStatus):
+        return True  # the ROUTER admits only the exchange's own processes
+    if isinstance(request, Authenticate):
+        return sent_by(sender, "gateway", "feed")
+    return sent_by(sender, "gateway")

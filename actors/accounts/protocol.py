@@ -27,7 +27,12 @@ class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
     pass
 
 
-class Auth(msgspec.Struct, frozen=True, gc=False, array_like=True):
+class _Request(_Message, frozen=True, forbid_unknown_fields=True):
+    """A request is journaled as received: a field it does not know refuses it whole, so
+    no padding ever reaches a journal."""
+
+
+class Auth(msgspec.Struct, frozen=True, gc=False, array_like=True, forbid_unknown_fields=True):
     user_id: int
     key_hash: bytes
     admin: bool = False
@@ -36,31 +41,31 @@ class Auth(msgspec.Struct, frozen=True, gc=False, array_like=True):
 # --- requests ---------------------------------------------------------------------------------
 
 
-class CreateUser(_Message, tag="create_user", frozen=True):
+class CreateUser(_Request, tag="create_user", frozen=True):
     secret_hash: bytes
 
 
-class Authenticate(_Message, tag="authenticate", frozen=True):
+class Authenticate(_Request, tag="authenticate", frozen=True):
     auth: Auth
 
 
-class Deposit(_Message, tag="deposit", frozen=True):
-    auth: Auth
-    asset: str
-    amount: int
-
-
-class Withdraw(_Message, tag="withdraw", frozen=True):
+class Deposit(_Request, tag="deposit", frozen=True):
     auth: Auth
     asset: str
     amount: int
 
 
-class GetBalances(_Message, tag="balances", frozen=True):
+class Withdraw(_Request, tag="withdraw", frozen=True):
+    auth: Auth
+    asset: str
+    amount: int
+
+
+class GetBalances(_Request, tag="balances", frozen=True):
     auth: Auth
 
 
-class PlaceOrder(_Message, tag="place", frozen=True):
+class PlaceOrder(_Request, tag="place", frozen=True):
     auth: Auth
     market: str
     side: Side
@@ -74,47 +79,47 @@ class PlaceOrder(_Message, tag="place", frozen=True):
     stp: SelfTradePrevention = "expire_taker"
 
 
-class CancelOrder(_Message, tag="cancel", frozen=True):
+class CancelOrder(_Request, tag="cancel", frozen=True):
     auth: Auth
     order_id: int
 
 
-class CancelOrders(_Message, tag="cancel_all", frozen=True):
+class CancelOrders(_Request, tag="cancel_all", frozen=True):
     auth: Auth
     market: str | None = None
 
 
-class AmendOrder(_Message, tag="amend", frozen=True):
+class AmendOrder(_Request, tag="amend", frozen=True):
     auth: Auth
     order_id: int
     qty: int = 0
     price: int = 0
 
 
-class GetOrder(_Message, tag="get_order", frozen=True):
+class GetOrder(_Request, tag="get_order", frozen=True):
     auth: Auth
     order_id: int | None = None
     client_order_id: str | None = None
 
 
-class ListOrders(_Message, tag="list_orders", frozen=True):
+class ListOrders(_Request, tag="list_orders", frozen=True):
     auth: Auth
     market: str | None = None
     open_only: bool = True
     limit: int = 100
 
 
-class ListFills(_Message, tag="list_fills", frozen=True):
+class ListFills(_Request, tag="list_fills", frozen=True):
     auth: Auth
     market: str | None = None
     limit: int = 100
 
 
-class GetTotals(_Message, tag="totals", frozen=True):
+class GetTotals(_Request, tag="totals", frozen=True):
     auth: Auth
 
 
-class GetStatus(_Message, tag="status", frozen=True):
+class GetStatus(_Request, tag="status", frozen=True):
     pass
 
 

@@ -1,10 +1,14 @@
 """The engine actor: one market's MatchingEngine behind a ROUTER and a PUB socket.
 
 Invariants:
-- Only an accounts shard (ROUTER identity ``accounts-<k>`` naming the same shard as the
-  request) may send an :class:`EngineRequest`; each shard's requests are applied once and
-  in order of their sequence numbers; a repeat is ignored, a request past a gap is
-  refused until the missing ones arrive.
+- Who may send what (the sender is the process its CURVE handshake proved, never a byte
+  of the message): an :class:`EngineRequest` or a :class:`Sync` only accounts shard k,
+  about shard k, from the ROUTER identity ``accounts-<k>``; an :class:`AdminRequest`
+  only the gateway (which checked the operator's admin key); depth and status queries
+  any process the ROUTER admits (shards, gateway, feed, operator).  Anything else is
+  refused with FORBIDDEN, counted and logged, and never applied or journaled.
+- Each shard's requests are applied once and in order of their sequence numbers; a
+  repeat is ignored, a request past a gap is refused until the missing ones arrive.
 - Every request's outcome goes back to the shard that sent it, even when empty, and every
   event about a user goes to that user's shard, numbered per shard.
 - Every report stays retained until its shard says (Sync) it applied it; retained
@@ -50,11 +54,14 @@ from actors.engine.protocol import (
 from bourse.config import Config
 from bourse.ids import USER_SHIFT
 from bourse.metrics import ActorMetrics
+from bourse.peers import ENGINE_PUB, ENGINE_ROUTER, GATEWAY, is_sender, shard_name
 from transport.runtime import Inbound, Outbox, Runtime
 
 log = logging.getLogger("engine")
 
 ROUTER = "router"
+# Subscribers hold a handful of topics each (book.<market>, trade.<market>).
+MAX_SUBSCRIPTIONS = 4096
 
 
 class EngineActorState(msgspec.Struct, frozen=True):
@@ -90,8 +97,14 @@ class EngineActor(DurableActor):
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
-        runtime.bind_router(ROUTER, *self.process.router.binds)
-        runtime.bind_pub(*self.process.pub.binds)
+        runtime.bind_router(ROUTER, ENGINE_ROUTER, *self.process.router.binds)
+        market = self.engine.market
+        runtime.bind_pub(
+            ENGINE_PUB,
+            *self.process.pub.binds,
+            max_topic=max(len(book_topic(market)), len(trade_topic(market))),
+            max_subscriptions=MAX_SUBSCRIPTIONS,
+        )
         log.info("engine ready", extra={"fields": {"market": self.engine.market}})
 
     def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
@@ -136,6 +149,9 @@ class EngineActor(DurableActor):
                 )
                 self._reply(out, message, reply)
             case AdminRequest():
+                if not is_sender(message.sender, GATEWAY):
+                    self._refuse(out, message, "admin", "only the gateway sends admin commands")
+                    return False
                 self.commands += 1
                 self.engine.apply(request.command)
                 self._reply(out, message, Ack())
@@ -147,14 +163,23 @@ class EngineActor(DurableActor):
         return False
 
     def _from_shard(self, message: Inbound, shard: int) -> bool:
-        return 0 <= shard < self.shard_count and message.peer == self._identities[shard]
+        return (
+            0 <= shard < self.shard_count
+            and message.peer == self._identities[shard]
+            and is_sender(message.sender, shard_name(shard))
+        )
+
+    def _refuse(self, out: Outbox, message: Inbound, what: str, why: str) -> None:
+        self.refuse(message, what)
+        if not self._replaying:
+            self._reply(out, message, ErrorReply("FORBIDDEN", why))
 
     def _apply_request(
         self, message: Inbound, request: EngineRequest, now: int, out: Outbox
     ) -> bool:
         shard = request.shard
         if not self._from_shard(message, shard):
-            self._reply(out, message, ErrorReply("FORBIDDEN", "only accounts shards place orders"))
+            self._refuse(out, message, "request", "only an accounts shard sends its requests")
             return False
         last = self.in_seq.get(shard, 0)
         if request.seq <= last:
@@ -175,7 +200,7 @@ class EngineActor(DurableActor):
         """Forget what the shard applied, resend the rest; True if anything was forgotten
         (retained reports are state: a replay must trim them the same way)."""
         if not self._from_shard(message, request.shard):
-            self._reply(out, message, ErrorReply("FORBIDDEN", "only accounts shards sync"))
+            self._refuse(out, message, "sync", "only an accounts shard syncs its reports")
             return False
         retained = self.retained.get(request.shard)
         if not retained:

@@ -36,28 +36,33 @@ class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
     pass
 
 
+class _Journaled(_Message, frozen=True, forbid_unknown_fields=True):
+    """A message its receiver journals as received (a request to an engine, a report to a
+    shard): a field it does not know refuses it whole, so no padding reaches a journal."""
+
+
 # --- requests to the engine ---------------------------------------------------------------
 
 
-class EngineRequest(_Message, tag="request", frozen=True):
+class EngineRequest(_Journaled, tag="request", frozen=True):
     shard: int
     seq: int
     command: Place | Cancel | CancelAll | Amend
 
 
-class DepthQuery(_Message, tag="depth_query", frozen=True):
+class DepthQuery(_Journaled, tag="depth_query", frozen=True):
     limit: int = 0  # 0: every level
 
 
-class AdminRequest(_Message, tag="admin", frozen=True):
+class AdminRequest(_Journaled, tag="admin", frozen=True):
     command: Halt | Resume
 
 
-class StatusQuery(_Message, tag="status_query", frozen=True):
+class StatusQuery(_Journaled, tag="status_query", frozen=True):
     pass
 
 
-class Sync(_Message, tag="sync", frozen=True):
+class Sync(_Journaled, tag="sync", frozen=True):
     """From a shard: "I applied your reports up to ``applied``": the engine forgets
     those and resends those after it that it already kept at the shard's last Sync."""
 
@@ -73,7 +78,7 @@ EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync
 PrivateEvent = Accepted | Rejected | Trade | Done | Amended
 
 
-class Report(_Message, tag="report", frozen=True):
+class Report(_Journaled, tag="report", frozen=True):
     market: str
     seq: int
     request_seq: int

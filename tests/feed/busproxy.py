@@ -9,7 +9,10 @@ when told through an inproc pipe, not on a timer.
 Invariants:
 - Messages are forwarded whole and in order, per engine; the ones ``lose`` picks are
   counted in ``lost`` and never sent.
-- Every socket of the proxy comes from :func:`bus_socket`, the one place to secure.
+- Every socket of the proxy comes from :func:`bus_socket`.  The bus is CURVE-encrypted:
+  the proxy dials each engine as the feed (with the feed's key, which the harness holds),
+  and stands in for the engine towards the feed (with the engine's key pair, so the feed
+  finds the server it expects).
 """
 
 from __future__ import annotations
@@ -23,10 +26,29 @@ from typing import Any
 import zmq
 
 from bourse.config import Config, load_config
+from bourse.peers import FEED
 from harness.cluster import Cluster, free_ports
+from transport.keys import load_pair
 
 Frames = list[bytes]
 Lose = Callable[[Frames], bool]
+Secure = Callable[[zmq.Socket[bytes]], None]
+
+
+def stand_in_for(process: str, c: Cluster) -> Secure:
+    """Make a socket the CURVE server ``process`` is (its own key pair)."""
+    pair = load_pair(c.keys_dir, process)
+
+    def serve(sock: zmq.Socket[bytes]) -> None:
+        sock.setsockopt(zmq.CURVE_SERVER, 1)
+        sock.setsockopt(zmq.CURVE_PUBLICKEY, pair.public)
+        sock.setsockopt(zmq.CURVE_SECRETKEY, pair.secret)
+
+    return serve
+
+
+def dial_as_feed(c: Cluster, endpoint: str, server: str) -> Secure:
+    return lambda sock: c.security(FEED).connect(sock, endpoint, server)
 
 
 def bus_socket(context: zmq.Context[Any], kind: int) -> zmq.Socket[bytes]:
@@ -63,11 +85,13 @@ class BusProxy:
         self._thread = threading.Thread(target=self._run, name="bus-proxy", daemon=True)
         self.lost = 0
 
-    def link(self, upstream: str, binds: tuple[str, ...]) -> None:
-        """Relay the publisher at ``upstream`` to subscribers of ``binds``."""
+    def link(self, dial: Secure, binds: tuple[str, ...], serve: Secure) -> None:
+        """Relay the publisher that ``dial`` connects to, to subscribers of ``binds``
+        (``serve`` makes the listening socket the server they expect)."""
         sub = bus_socket(self._context, zmq.XSUB)
-        sub.connect(upstream)
+        dial(sub)
         pub = bus_socket(self._context, zmq.XPUB)
+        serve(pub)
         for address in binds:
             pub.bind(address)
         self._pairs.append((sub, pub))
@@ -126,7 +150,11 @@ def lossy_bus(c: Cluster, lose: Lose) -> Iterator[tuple[BusProxy, Cluster]]:
     proxy = BusProxy(c.context, lose)
     try:
         for name, engine in c.config.engines.items():
-            proxy.link(engine.pub.connect, config.engines[name].pub.binds)
+            proxy.link(
+                dial_as_feed(c, engine.pub.connect, engine.name),
+                config.engines[name].pub.binds,
+                stand_in_for(engine.name, c),
+            )
         proxy.start()
         yield proxy, dataclasses.replace(c, config_path=path, config=config)
     finally:

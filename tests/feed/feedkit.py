@@ -42,6 +42,7 @@ from actors.accounts.protocol import (
 )
 from actors.engine.protocol import DepthQuery, DepthReply, EngineOutbound
 from bourse.config import load_config
+from bourse.peers import GATEWAY
 from feed.protocol import FeedQuery, FeedReply, FeedStatus, FeedStatusQuery
 from harness.cluster import Cluster, cluster
 from transport.blocking import BlockingClient
@@ -83,7 +84,7 @@ def wait_feed(c: Cluster, timeout_s: float = DEADLINE_S) -> None:
 
 
 def feed_query(c: Cluster, query: FeedQuery, timeout_s: float = 3.0) -> FeedReply:
-    client = BlockingClient(c.context, c.config.feed_router.connect)
+    client = c.feed_client()
     try:
         reply: FeedReply = client.call(query, FeedReply, timeout_s)
         return reply
@@ -329,7 +330,8 @@ class Trader:
                 client.close()
         self.context = zmq.asyncio.Context()
         self.shards = [
-            DealerClient(self.context, s.router.connect, s.name, 5.0) for s in c.config.shards
+            DealerClient(self.context, s.router.connect, s.name, 5.0, c.security(GATEWAY))
+            for s in c.config.shards
         ]
         self.open_orders: list[tuple[Account, int]] = []
         self.replies = 0

@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import time
 import urllib.request
+from pathlib import Path
 
 import msgspec
 import zmq
@@ -23,9 +24,11 @@ from actors.accounts.protocol import (
     ShardStatus,
     UserCreated,
 )
+from bourse.peers import GATEWAY, admits
 from harness.cluster import Cluster, free_ports
 from transport.client import DealerClient, Unavailable
 from transport.framing import BATCH, Envelope, pack_envelopes, pack_rid, unpack_envelopes
+from transport.security import BusSecurity
 
 SECRET = hashlib.sha256(b"envelopes").digest()
 decode = msgspec.msgpack.Decoder(AccountsReply).decode
@@ -76,10 +79,11 @@ def test_a_malformed_message_of_envelopes_is_dropped_and_the_shard_keeps_serving
 
 def test_requests_made_together_leave_together_and_are_all_answered(actors: Cluster) -> None:
     shard = actors.config.shards[0]
+    security = actors.security(GATEWAY)
 
     async def run() -> list[AccountsReply]:
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        client = DealerClient(context, shard.router.connect, shard.name, 5.0)
+        client = DealerClient(context, shard.router.connect, shard.name, 5.0, security)
         try:
             await connected(client)
             bodies = await asyncio.gather(
@@ -132,7 +136,8 @@ def test_a_request_whose_client_closes_before_it_leaves_fails_cleanly() -> None:
         loop.set_exception_handler(lambda _, context: errors.append(context))
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         (port,) = free_ports(1)
-        client = DealerClient(context, f"tcp://127.0.0.1:{port}", "nobody", 5.0)
+        security = BusSecurity(Path("."), "gateway", admits, [], enabled=False)
+        client = DealerClient(context, f"tcp://127.0.0.1:{port}", "nobody", 5.0, security)
         try:
             pending = loop.create_task(client.request(encode(GetStatus())))
             await asyncio.sleep(0)  # a yield: the request is made, its send not yet run

@@ -4,11 +4,14 @@ engines' reports on a DEALER waiting (real ZeroMQ sockets, in-process transport)
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import zmq
 
+from bourse.peers import admits
 from transport.framing import pack_rid
 from transport.runtime import MAX_BATCH, Actor, Inbound, Outbox, Runtime
+from transport.security import BusSecurity
 
 
 class Idle(Actor):
@@ -18,13 +21,13 @@ class Idle(Actor):
 
 
 def test_a_flooded_router_does_not_starve_a_dealer() -> None:
-    runtime = Runtime(Idle())
+    runtime = Runtime(Idle(), BusSecurity(Path("."), "accounts-0", admits, [], enabled=False))
     context = runtime.context
     try:
         engine = context.socket(zmq.ROUTER)
         engine.bind("inproc://engine")
-        runtime.bind_router("router", "inproc://shard")
-        runtime.connect_dealer("engine", "inproc://engine", b"accounts-0")
+        runtime.bind_router("router", "accounts-router", "inproc://shard")
+        runtime.connect_dealer("engine", "inproc://engine", "engine-BTC-USDT", b"accounts-0")
         client = context.socket(zmq.DEALER)
         client.connect("inproc://shard")
         for rid in range(1, 2 * MAX_BATCH + 1):
