@@ -10,7 +10,7 @@ UI_SOURCES := $(shell find ui/src ui/index.html ui/vite.config.* ui/tsconfig*.js
 # npm ci writes this file last: the UI's packages are installed as the lock file says.
 UI_DEPS := ui/node_modules/.package-lock.json
 
-.PHONY: install python-deps ui ui-deps browser run test lint format bench clean
+.PHONY: install python-deps ui ui-deps browser run test lint format bench clean clean-data
 
 install: python-deps ui
 
@@ -38,6 +38,7 @@ browser:
 
 run: install
 	$(BIN)/bourse --config $(CONFIG) config check
+	$(BIN)/bourse --config $(CONFIG) keys init
 	BOURSE_CONFIG=$(CONFIG) PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 test: install browser
@@ -63,5 +64,13 @@ BENCHES := $(basename $(notdir $(shell grep -l '^if __name__ == "__main__":' ben
 bench: install
 	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(BIN)/python -m bench.$$name || exit 1; done
 
+# Build output only: the exchange's data (journals, snapshots, keys) stays.
 clean:
-	rm -rf $(VENV) ui/node_modules ui/dist data
+	rm -rf $(VENV) ui/node_modules ui/dist
+
+# The exchange's data: every journal and snapshot (users' balances and orders), the feed's
+# history and the bus's keys.  Gone for good.
+DATA_DIR := $(or $(BOURSE_DATA_DIR),data)
+clean-data:
+	@echo "deleting $(DATA_DIR)/: every journal and snapshot (users, balances, orders), the feed's history and the keys"
+	rm -rf $(DATA_DIR)
