@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -63,6 +62,7 @@ from actors.accounts.protocol import (
     UserCreated,
     Withdraw,
 )
+from actors.accounts.rules import check_amend, check_order
 from actors.accounts.state import (
     Balance,
     Order,
@@ -94,7 +94,6 @@ log = logging.getLogger("ledger")
 KEEP_CLOSED_ORDERS = 1000
 KEEP_FILLS = 1000
 MAX_LIST = 1000
-_CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,64}")
 
 # How an engine's rejection reads to an API client.
 _ENGINE_REJECTIONS: dict[str, tuple[int, str]] = {
@@ -304,7 +303,7 @@ class Ledger:
         market = self.markets.get(request.market)
         if market is None:
             return ErrorReply(400, "UNKNOWN_MARKET", f"unknown market {request.market!r}", "market")
-        error = _check_order(market, request)
+        error = check_order(market, request)
         if error is not None:
             return error
         client_id = request.client_order_id
@@ -412,22 +411,10 @@ class Ledger:
         if order.pending_amend is not None:
             return ErrorReply(409, "AMEND_IN_PROGRESS", "an amend of this order is in flight")
         market = self.markets[order.market]
-        price = request.price or order.price
-        qty = request.qty or order.qty
-        error = _check_grid(market, price, qty)
+        error = check_amend(market, order, request)
         if error is not None:
             return error
-        if request.qty and qty <= order.filled_qty:
-            return ErrorReply(
-                422, "AMEND_BELOW_FILLED", "qty must be above what already filled", "qty"
-            )
-        if market.notional(price, qty) < market.min_notional:
-            return ErrorReply(
-                422,
-                "MIN_NOTIONAL",
-                f"price x qty must be at least {market.format_quote(market.min_notional)}",
-            )
-        order.pending_amend = (price, qty)
+        order.pending_amend = (request.price or order.price, request.qty or order.qty)
         extra = required_lock(order, market) - order.locked
         if extra > 0:
             asset = spends(order, market)
@@ -809,88 +796,3 @@ def _always() -> bool:
 
 def _balance_view(asset: str, balance: Balance) -> BalanceView:
     return BalanceView(asset, balance.free, balance.locked)
-
-
-def _check_grid(market: Market, price: int, qty: int) -> ErrorReply | None:
-    if price <= 0 or price % market.tick:
-        return ErrorReply(
-            400, "OFF_TICK", f"price must be a multiple of the tick {market.tick_text}", "price"
-        )
-    if qty <= 0 or qty % market.lot:
-        return ErrorReply(
-            400, "OFF_LOT", f"qty must be a multiple of the lot {market.lot_text}", "qty"
-        )
-    if price > MAX_UNITS or qty > MAX_UNITS:
-        return ErrorReply(400, "OUT_OF_RANGE", "price or qty is too large")
-    return None
-
-
-def _check_order(market: Market, request: PlaceOrder) -> ErrorReply | None:
-    """The order's shape and the market's rules, checked before any funds move."""
-    if request.client_order_id is not None and not _CLIENT_ORDER_ID.fullmatch(
-        request.client_order_id
-    ):
-        return ErrorReply(
-            400,
-            "INVALID_FIELD",
-            "client_order_id must be 1-64 letters, digits or _-.:",
-            "client_order_id",
-        )
-    if request.type == "limit":
-        if request.quote_qty:
-            return ErrorReply(
-                400, "INVALID_FIELD", "a limit order takes qty, not quote_qty", "quote_qty"
-            )
-        error = _check_grid(market, request.price, request.qty)
-        if error is not None:
-            return error
-        notional = market.notional(request.price, request.qty)
-    else:
-        if request.post_only:
-            return ErrorReply(400, "INVALID_FIELD", "post_only needs a limit order", "post_only")
-        if request.quote_qty:
-            if request.side != "buy":
-                return ErrorReply(
-                    400, "INVALID_FIELD", "only a market buy takes quote_qty", "quote_qty"
-                )
-            if request.qty or request.price:
-                return ErrorReply(
-                    400,
-                    "INVALID_FIELD",
-                    "give quote_qty, or qty with a worst price, not both",
-                    "qty",
-                )
-            if request.time_in_force == "FOK":
-                return ErrorReply(
-                    400, "INVALID_FIELD", "a market buy by quote_qty cannot be FOK", "time_in_force"
-                )
-            if not 0 < request.quote_qty <= MAX_UNITS:
-                return ErrorReply(
-                    400, "NOT_POSITIVE", "quote_qty must be greater than zero", "quote_qty"
-                )
-            notional = request.quote_qty
-        elif request.side == "buy":
-            if not request.price:
-                return ErrorReply(
-                    400,
-                    "INVALID_FIELD",
-                    "a market buy needs quote_qty, or qty with price as the worst price",
-                    "price",
-                )
-            error = _check_grid(market, request.price, request.qty)
-            if error is not None:
-                return error
-            notional = market.notional(request.price, request.qty)
-        else:
-            if request.price:
-                return ErrorReply(400, "INVALID_FIELD", "a market sell takes no price", "price")
-            error = _check_grid(market, market.tick, request.qty)
-            if error is not None:
-                return error
-            notional = -1  # unknown until it trades: the engine takes what the book offers
-    if request.post_only and request.time_in_force != "GTC":
-        return ErrorReply(400, "INVALID_FIELD", "post_only orders are GTC", "time_in_force")
-    if 0 <= notional < market.min_notional:
-        least = f"{market.format_quote(market.min_notional)} {market.quote}"
-        return ErrorReply(422, "MIN_NOTIONAL", f"the order's value must be at least {least}")
-    return None
