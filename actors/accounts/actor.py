@@ -66,7 +66,6 @@ class AccountsActor(DurableActor):
         self._reports = msgspec.msgpack.Decoder(EngineOutbound)
         self._encoder = msgspec.msgpack.Encoder()
         self._last_sync = 0
-        self._stale: dict[str, int] = {}
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
@@ -167,18 +166,13 @@ class AccountsActor(DurableActor):
         if now - self._last_sync < SYNC_MS:
             return
         self._last_sync = now
-        ledger = self.ledger
-        for market in self.config.engines:
+        shard = self.ledger.shard
+        encode = self._encoder.encode
+        for market, link in self.ledger.links.items():
             socket = engine_socket(market)
-            unacked = ledger.unacked[market]
-            stale = self._stale.get(market, 0)
-            for seq, request in unacked.items():
-                if seq > stale:
-                    break
-                out.send(socket, 0, self._encoder.encode(request))
-            self._stale[market] = next(reversed(unacked), 0)  # numbered in order
-            sync = Sync(ledger.shard, ledger.engine_in_seq[market])
-            out.send(socket, 0, self._encoder.encode(sync))
+            for request in link.due():
+                out.send(socket, 0, encode(request))
+            out.send(socket, 0, encode(Sync(shard, link.received)))
 
     def register_gauges(self, metrics: ActorMetrics) -> None:
         super().register_gauges(metrics)
@@ -196,7 +190,7 @@ class AccountsActor(DurableActor):
         metrics.gauge(
             "bourse_unacked_requests",
             "Engine requests not yet answered",
-            lambda: sum(len(u) for u in self.ledger.unacked.values()),
+            lambda: sum(link.unacked for link in self.ledger.links.values()),
         )
 
     def snapshot_state(self) -> bytes:

@@ -84,6 +84,7 @@ from actors.engine.messages import (
     Trade,
 )
 from actors.engine.protocol import EngineRequest, Report
+from actors.link import Link, LinkState
 from bourse.config import Config
 from bourse.ids import make_order_id, make_user_id, shard_of_user
 from bourse.market import FEE_SCALE, Market
@@ -130,9 +131,7 @@ class LedgerSnapshot(msgspec.Struct, frozen=True):
     withdrawals: dict[str, int]
     traded_in: dict[str, int]
     traded_out: dict[str, int]
-    engine_in_seq: dict[str, int]
-    engine_out_seq: dict[str, int]
-    unacked: dict[str, list[EngineRequest]]
+    links: dict[str, LinkState[EngineRequest]]
     commands: int
 
 
@@ -166,9 +165,8 @@ class Ledger:
         self.withdrawals: dict[str, int] = dict.fromkeys(config.assets, 0)
         self.traded_in: dict[str, int] = dict.fromkeys(config.assets, 0)
         self.traded_out: dict[str, int] = dict.fromkeys(config.assets, 0)
-        self.engine_in_seq: dict[str, int] = dict.fromkeys(config.markets, 0)
-        self.engine_out_seq: dict[str, int] = dict.fromkeys(config.markets, 0)
-        self.unacked: dict[str, dict[int, EngineRequest]] = {m: {} for m in config.markets}
+        # Per market: requests to its engine out, the engine's reports in.
+        self.links: dict[str, Link[EngineRequest]] = {market: Link() for market in config.markets}
         self.pending: dict[tuple[str, int], Pending] = {}
         self.commands = 0
         self._dirty_orders: dict[int, Order] = {}
@@ -471,11 +469,9 @@ class Ledger:
         out: LedgerOutput,
     ) -> None:
         self.commands += 1
-        seq = self.engine_out_seq[market] + 1
-        self.engine_out_seq[market] = seq
-        request = EngineRequest(self.shard, seq, command)
-        self.unacked[market][seq] = request
-        self.pending[(market, seq)] = pending
+        shard = self.shard
+        request = self.links[market].send(lambda seq: EngineRequest(shard, seq, command))
+        self.pending[(market, request.seq)] = pending
         out.engine.append((market, request))
 
     # --- engine reports ---------------------------------------------------------------------
@@ -485,19 +481,21 @@ class Ledger:
         if market is None:
             log.error("report from an unknown market", extra={"fields": {"market": report.market}})
             return
-        last = self.engine_in_seq[market.name]
-        if report.seq <= last:
+        link = self.links[market.name]
+        expected = link.received + 1
+        verdict = link.accept(report.seq)
+        if verdict != "accept":
+            if verdict == "gap":
+                log.error(
+                    "report past a gap",
+                    extra={
+                        "fields": {"market": market.name, "seq": report.seq, "expected": expected}
+                    },
+                )
             return
-        if report.seq != last + 1:
-            log.error(
-                "report past a gap",
-                extra={"fields": {"market": market.name, "seq": report.seq, "expected": last + 1}},
-            )
-            return
-        self.engine_in_seq[market.name] = report.seq
         pending = None
         if report.request_seq:
-            self.unacked[market.name].pop(report.request_seq, None)
+            link.ack(report.request_seq)  # the engine applies requests in order
             pending = self.pending.pop((market.name, report.request_seq), None)
         for event in report.events:
             self._settle(market, report.time, event, pending)
@@ -710,9 +708,7 @@ class Ledger:
             self.withdrawals,
             self.traded_in,
             self.traded_out,
-            self.engine_in_seq,
-            self.engine_out_seq,
-            {market: list(requests.values()) for market, requests in self.unacked.items()},
+            {market: link.state() for market, link in self.links.items()},
             self.commands,
         )
 
@@ -737,12 +733,7 @@ class Ledger:
         ledger.withdrawals = dict(snap.withdrawals)
         ledger.traded_in = dict(snap.traded_in)
         ledger.traded_out = dict(snap.traded_out)
-        ledger.engine_in_seq = dict(snap.engine_in_seq)
-        ledger.engine_out_seq = dict(snap.engine_out_seq)
-        ledger.unacked = {
-            market: {request.seq: request for request in requests}
-            for market, requests in snap.unacked.items()
-        }
+        ledger.links = {market: Link(snap.links.get(market)) for market in config.markets}
         ledger.commands = snap.commands
         return ledger
 
@@ -777,8 +768,8 @@ class Ledger:
             len(self.users),
             len(self.open_orders),
             self.commands,
-            dict(self.engine_in_seq),
-            dict(self.engine_out_seq),
+            {market: link.received for market, link in self.links.items()},
+            {market: link.sent for market, link in self.links.items()},
             len(self.pending),
         )
 
