@@ -26,7 +26,7 @@ import logging
 
 import msgspec
 
-from actors.accounts.ledger import Ledger, LedgerOutput
+from actors.accounts.ledger import Ledger
 from actors.accounts.protocol import (
     AccountsRequest,
     AmendOrder,
@@ -38,6 +38,7 @@ from actors.accounts.protocol import (
     PlaceOrder,
     Withdraw,
 )
+from actors.accounts.shard import LedgerOutput
 from actors.durable import DurableActor
 from actors.engine.protocol import EngineOutbound, Report, Sync, shard_identity
 from bourse.config import Config
@@ -71,8 +72,8 @@ class AccountsActor(DurableActor):
         self.open_journal(self.config)
         runtime.bind_router(ROUTER, *self.process.router.binds)
         publisher = runtime.bind_pub(*self.process.pub.binds, learn_subscriptions=True)
-        self.ledger.listening = publisher.wants
-        self.ledger.anyone_listening = publisher.has_subscribers
+        self.ledger.changes.listening = publisher.wants
+        self.ledger.changes.anyone_listening = publisher.has_subscribers
         identity = shard_identity(self.ledger.shard)
         for market, engine in self.config.engines.items():
             runtime.connect_dealer(engine_socket(market), engine.router.connect, identity)
@@ -168,7 +169,7 @@ class AccountsActor(DurableActor):
         self._last_sync = now
         shard = self.ledger.shard
         encode = self._encoder.encode
-        for market, link in self.ledger.links.items():
+        for market, link in self.ledger.state.links.items():
             socket = engine_socket(market)
             for request in link.due():
                 out.send(socket, 0, encode(request))
@@ -176,21 +177,21 @@ class AccountsActor(DurableActor):
 
     def register_gauges(self, metrics: ActorMetrics) -> None:
         super().register_gauges(metrics)
-        metrics.gauge("bourse_users", "Users on this shard", lambda: len(self.ledger.users))
+        metrics.gauge("bourse_users", "Users on this shard", lambda: len(self.ledger.state.users))
         metrics.gauge(
             "bourse_open_orders",
             "Open orders of this shard's users",
-            lambda: len(self.ledger.open_orders),
+            lambda: len(self.ledger.state.open_orders),
         )
         metrics.gauge(
             "bourse_pending_requests",
             "Requests waiting for an engine",
-            lambda: len(self.ledger.pending),
+            lambda: len(self.ledger.state.pending),
         )
         metrics.gauge(
             "bourse_unacked_requests",
             "Engine requests not yet answered",
-            lambda: sum(link.unacked for link in self.ledger.links.values()),
+            lambda: sum(link.unacked for link in self.ledger.state.links.values()),
         )
 
     def snapshot_state(self) -> bytes:
@@ -205,7 +206,7 @@ class AccountsActor(DurableActor):
 
 def _quiet(ledger: Ledger) -> Ledger:
     """Until ``setup`` connects the publisher, nobody listens: a replay builds no events."""
-    ledger.anyone_listening = _nobody
+    ledger.changes.anyone_listening = _nobody
     return ledger
 
 

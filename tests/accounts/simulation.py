@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from actors.accounts.ledger import Ledger, LedgerOutput
+from actors.accounts.ledger import Ledger
 from actors.accounts.protocol import AccountsReply, AccountsRequest, Auth, CreateUser
+from actors.accounts.shard import LedgerOutput
 from actors.accounts.state import required_lock, spends
 from actors.engine.engine import MatchingEngine
 from actors.engine.messages import Event, LevelChanged, Trade
@@ -105,30 +106,30 @@ def check_invariants(sim: Simulation) -> None:
     for asset in config.assets:
         held = fees = deposits = withdrawals = traded_in = traded_out = 0
         for ledger in sim.ledgers:
-            for user in ledger.users.values():
+            for user in ledger.state.users.values():
                 balance = user.balances.get(asset)
                 if balance is not None:
                     assert balance.free >= 0 and balance.locked >= 0, (asset, user.user_id)
                     held += balance.free + balance.locked
-            fees += ledger.fees[asset]
-            deposits += ledger.deposits[asset]
-            withdrawals += ledger.withdrawals[asset]
-            traded_in += ledger.traded_in[asset]
-            traded_out += ledger.traded_out[asset]
+            fees += ledger.state.fees[asset]
+            deposits += ledger.state.deposits[asset]
+            withdrawals += ledger.state.withdrawals[asset]
+            traded_in += ledger.state.traded_in[asset]
+            traded_out += ledger.state.traded_out[asset]
         assert traded_in == traded_out, asset
         assert held + fees == deposits - withdrawals, asset
     for ledger in sim.ledgers:
         locked: dict[tuple[int, str], int] = {}
-        for order in ledger.open_orders.values():
+        for order in ledger.state.open_orders.values():
             market = config.markets[order.market]
             assert order.locked >= required_lock(order, market), order
             key = (order.user_id, spends(order, market))
             locked[key] = locked.get(key, 0) + order.locked
-        for user in ledger.users.values():
+        for user in ledger.state.users.values():
             for asset, balance in user.balances.items():
                 assert balance.locked == locked.get((user.user_id, asset), 0), (user.user_id, asset)
     for shard, ledger in enumerate(sim.ledgers):
-        for market, link in ledger.links.items():
+        for market, link in ledger.state.links.items():
             engine_end = sim.links[(market, shard)]
             assert link.unacked == 0, "every request was answered"
             assert (link.sent, link.received) == (engine_end.received, engine_end.sent), market
@@ -139,7 +140,7 @@ def check_invariants(sim: Simulation) -> None:
         believed = {
             order_id
             for ledger in sim.ledgers
-            for order_id, order in ledger.open_orders.items()
+            for order_id, order in ledger.state.open_orders.items()
             if order.market == name
         }
         assert resting == believed, name
