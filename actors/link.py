@@ -72,10 +72,16 @@ class Link(Generic[M]):
         """Forget the messages numbered up to ``upto``, which the other end applied;
         how many were forgotten."""
         retained = self._retained
-        count = min(upto - (self.sent - len(retained)), len(retained))
+        count = upto - self.sent + len(retained)
+        if count <= 0:
+            return 0
+        if count >= len(retained):
+            count = len(retained)
+            retained.clear()
+            return count
         for _ in range(count):
             retained.popleft()
-        return max(count, 0)
+        return count
 
     def due(self) -> list[M]:
         """What to send again now: the messages not acked since the previous call."""
