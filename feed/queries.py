@@ -38,6 +38,7 @@ from feed.protocol import (
 )
 from feed.store import FeedStore
 from transport.framing import MAX_REQUEST_MESSAGE, pack_rid, unpack_message
+from transport.liveness import keep_alive
 from transport.security import BusSecurity
 
 log = logging.getLogger("feed")
@@ -65,6 +66,7 @@ class QueryServer:
         self._socket = context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_MESSAGE)
+        keep_alive(self._socket)
         # Every query only reads, so the domain (the gateway and the operator's tools) is
         # the whole of who may send what here.
         security.serve(self._socket, FEED_ROUTER)

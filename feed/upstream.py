@@ -51,6 +51,7 @@ from feed.store import FeedStore
 from feed.wire import PrivatePush, balance_push, fill_push, order_push
 from transport.client import DealerClient, RequestError
 from transport.framing import MAX_REPLY_MESSAGE, recv_frames_nowait
+from transport.liveness import keep_alive
 from transport.pubsub import PUB_HWM, GapDetector, parse_published
 from transport.security import BusSecurity
 
@@ -70,9 +71,8 @@ def _sub_socket(context: zmq.asyncio.Context) -> zmq.asyncio.Socket:
     socket = context.socket(zmq.SUB)
     socket.setsockopt(zmq.LINGER, 0)
     socket.setsockopt(zmq.RCVHWM, PUB_HWM)
-    socket.setsockopt(zmq.RECONNECT_IVL, 50)
-    socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
     socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
+    keep_alive(socket)
     return socket
 
 

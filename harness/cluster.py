@@ -194,13 +194,16 @@ class Cluster:
             timeout_s,
         )
 
-    def wait_shard(self, shard: int, timeout_s: float = 20.0) -> None:
-        self._wait(
-            f"accounts-{shard}",
-            lambda c: c.call(GetStatus(), AccountsReply, 0.2),
-            self.shard_client(shard),
-            timeout_s,
-        )
+    def wait_shard(self, shard: int, timeout_s: float = 20.0, engines_up: bool = True) -> None:
+        """Until the shard answers and (with ``engines_up``) reaches every engine: before
+        that it refuses orders with 503."""
+
+        def probe(client: BlockingClient) -> None:
+            status = client.call(GetStatus(), AccountsReply, 0.2)
+            if engines_up and not all(status.engines_up.values()):
+                raise TimeoutError("the shard does not reach every engine yet")
+
+        self._wait(f"accounts-{shard}", probe, self.shard_client(shard), timeout_s)
 
     def _wait(self, name: str, probe: Any, client: BlockingClient, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

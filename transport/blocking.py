@@ -18,6 +18,7 @@ import msgspec
 import zmq
 
 from transport.framing import MAX_REPLY_MESSAGE, pack_rid, unpack_rid
+from transport.liveness import keep_alive
 from transport.security import BusSecurity
 
 
@@ -28,6 +29,7 @@ class BlockingClient:
         self._socket: zmq.Socket[bytes] = context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
+        keep_alive(self._socket)
         security.connect(self._socket, endpoint, server)
         self._rid = 0
         self._encoder = msgspec.msgpack.Encoder()

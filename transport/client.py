@@ -36,6 +36,7 @@ from transport.framing import (
     unpack_message,
     valid_trace,
 )
+from transport.liveness import keep_alive
 from transport.security import BusSecurity
 
 _NOBLOCK = int(zmq.NOBLOCK)
@@ -75,9 +76,8 @@ class DealerClient:
         socket.setsockopt(zmq.IMMEDIATE, 1)
         socket.setsockopt(zmq.SNDHWM, 100_000)
         socket.setsockopt(zmq.RCVHWM, 100_000)
-        socket.setsockopt(zmq.RECONNECT_IVL, 50)
-        socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
+        keep_alive(socket)
         security.connect(socket, endpoint, name)
         self._socket = socket
         self._fd = cast(int, socket.getsockopt(zmq.FD))

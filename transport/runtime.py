@@ -67,6 +67,7 @@ from transport.framing import (
     send_frames,
     unpack_message,
 )
+from transport.liveness import keep_alive, peer_connected
 from transport.pubsub import MAX_SUBSCRIPTION, PUB_HWM, Publisher
 from transport.security import ANYONE, BusSecurity, address_of, sender_of
 
@@ -152,6 +153,10 @@ class Actor(ABC):
     def on_idle(self, now: int, out: Outbox) -> None:
         """Called when no message came for ``POLL_MS``."""
 
+    def on_peer(self, socket: str, up: bool, out: Outbox) -> None:
+        """The peer a DEALER dials came up (connected, handshake done) or went down
+        (closed, or silent past the heartbeat timeout)."""
+
     def on_undeliverable(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
         """A ROUTER reply found no peer connected under ``peer``."""
         log.warning("undeliverable", extra={"fields": {"socket": socket, "peer": repr(peer)}})
@@ -199,6 +204,7 @@ class Runtime:
         self._inputs: dict[str, zmq.Socket[bytes]] = {}
         self._routers: set[str] = set()
         self._servers: dict[str, str] = {}  # DEALER socket name -> the peer it dials
+        self._up: dict[str, bool] = {}  # DEALER socket name -> its peer is connected
         self._publisher: Publisher | None = None
         self._stopping = False
         self._poller = zmq.Poller()
@@ -216,6 +222,7 @@ class Runtime:
         socket.setsockopt(zmq.SNDHWM, ROUTER_HWM)
         socket.setsockopt(zmq.RCVHWM, ROUTER_HWM)
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_MESSAGE)
+        keep_alive(socket)
         self.security.serve(socket, domain)
         for endpoint in endpoints:
             socket.bind(endpoint)
@@ -231,9 +238,11 @@ class Runtime:
         socket.setsockopt(zmq.SNDHWM, ROUTER_HWM)
         socket.setsockopt(zmq.RCVHWM, ROUTER_HWM)
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
+        keep_alive(socket)
         self.security.connect(socket, endpoint, server)
         self._add_input(name, socket)
         self._servers[name] = server
+        self._up[name] = False
 
     def bind_pub(
         self,
@@ -251,6 +260,7 @@ class Runtime:
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.SNDHWM, PUB_HWM)
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION)
+        keep_alive(socket)
         self.security.serve(socket, domain)
         for endpoint in endpoints:
             socket.bind(endpoint)
@@ -325,6 +335,7 @@ class Runtime:
                 return
             raise
         batch = self._read_batch(ready) if ready else []
+        self._follow_peers(out)
         started = time.perf_counter()
         if batch:
             self.actor.on_batch(batch, now_ms(), out)
@@ -347,6 +358,21 @@ class Runtime:
             metrics.batch_size.observe(len(batch))
             metrics.turn_seconds.observe(applied - started)
             metrics.commit_seconds.observe(committed - applied)
+
+    def is_up(self, name: str) -> bool:
+        """Whether the peer of the DEALER ``name`` was connected at this turn's start."""
+        return self._up.get(name, False)
+
+    def _follow_peers(self, out: Outbox) -> None:
+        for name, was_up in self._up.items():
+            up = peer_connected(self._inputs[name])
+            if up != was_up:
+                self._up[name] = up
+                log.info(
+                    "peer up" if up else "peer down",
+                    extra={"fields": {"peer": self._servers[name], "socket": name}},
+                )
+                self.actor.on_peer(name, up, out)
 
     def _read_batch(self, ready: dict[zmq.Socket[bytes], int]) -> list[Inbound]:
         publisher = self._publisher

@@ -19,6 +19,10 @@ Invariants:
   sent only after a syncing commit, says it was applied, so a crash loses nothing the
   engine would not send again, and the events such a turn publishes are published
   again, the same, when the reports are applied again.
+- A request that needs an engine this shard cannot reach now (its DEALER has no peer:
+  down, or silent past the heartbeat) is answered 503 at once, before it is journaled;
+  it changes nothing.  When an engine comes back, every request it has not answered is
+  sent to it again at once.
 - Catching up: every ``SYNC_MS`` the shard tells each engine how far it applied its
   reports (the engine resends what came after and was already kept at the previous
   Sync) and resends each request that has gone
@@ -32,8 +36,10 @@ import logging
 
 import msgspec
 
-from actors.accounts.ledger import Ledger, LedgerOutput
+from actors.accounts import reads
+from actors.accounts.ledger import Ledger
 from actors.accounts.protocol import (
+    AccountsReply,
     AccountsRequest,
     AmendOrder,
     Authenticate,
@@ -46,6 +52,7 @@ from actors.accounts.protocol import (
     PlaceOrder,
     Withdraw,
 )
+from actors.accounts.shard import LedgerOutput
 from actors.durable import DurableActor
 from actors.engine.protocol import EngineOutbound, Report, Sync, shard_identity
 from bourse.config import Config
@@ -86,7 +93,6 @@ class AccountsActor(DurableActor):
         self._reports = msgspec.msgpack.Decoder(EngineOutbound)
         self._encoder = msgspec.msgpack.Encoder()
         self._last_sync = 0
-        self._stale: dict[str, int] = {}
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
@@ -98,8 +104,8 @@ class AccountsActor(DurableActor):
             max_subscriptions=MAX_SUBSCRIPTIONS,
             learn_subscriptions=True,
         )
-        self.ledger.listening = publisher.wants
-        self.ledger.anyone_listening = publisher.has_subscribers
+        self.ledger.changes.listening = publisher.wants
+        self.ledger.changes.anyone_listening = publisher.has_subscribers
         identity = shard_identity(self.ledger.shard)
         for market, engine in self.config.engines.items():
             runtime.connect_dealer(
@@ -169,9 +175,71 @@ class AccountsActor(DurableActor):
                     "fields": {"kind": type(request).__name__, "request_id": message.trace.decode()}
                 },
             )
+        answer = self._answer_here(request)
+        if answer is not None:
+            out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(answer))
+            return
         if isinstance(request, _CHANGES_STATE):
             self.record(now, message)
         self.ledger.handle_request(now, message.peer, message.rid, request, produced)
+
+    def _engines_up(self) -> dict[str, bool]:
+        runtime = self.runtime
+        return {
+            market: runtime is not None and runtime.is_up(engine_socket(market))
+            for market in self.config.engines
+        }
+
+    def _answer_here(self, request: AccountsRequest) -> AccountsReply | None:
+        """What the actor itself answers, from what only it knows (its links): the status,
+        and a 503 for a request whose engine it cannot reach now.  Such a refusal is never
+        journaled: it changes nothing, and a replay could not know the link was down."""
+        if isinstance(request, GetStatus):
+            status = reads.status(self.ledger.state)
+            return msgspec.structs.replace(status, engines_up=self._engines_up())
+        down = self._engine_down_for(request)
+        if down is not None:
+            return ErrorReply(503, "UNAVAILABLE", f"the {down} engine is not reachable")
+        return None
+
+    def _engine_down_for(self, request: AccountsRequest) -> str | None:
+        """The market whose engine ``request`` needs and cannot reach now, if any."""
+        runtime = self.runtime
+        if runtime is None:
+            return None
+        state = self.ledger.state
+        markets: set[str] = set()
+        match request:
+            case PlaceOrder():
+                markets.add(request.market)
+            case CancelOrder() | AmendOrder():
+                order = state.open_orders.get(request.order_id)
+                if order is not None and order.user_id == request.auth.user_id:
+                    markets.add(order.market)
+            case CancelOrders():
+                user = state.users.get(request.auth.user_id)
+                if user is not None:
+                    for order_id in user.open_orders:
+                        market = user.orders[order_id].market
+                        if request.market in (None, market):
+                            markets.add(market)
+        for market in sorted(markets):
+            if market in self.config.engines and not runtime.is_up(engine_socket(market)):
+                return market
+        return None
+
+    def on_peer(self, socket: str, up: bool, out: Outbox) -> None:
+        """An engine that comes back may have lost whatever was sent while it was away
+        (a DEALER drops what finds no peer): send it every request it has not answered."""
+        if not up:
+            return
+        market = socket.removeprefix("engine:")
+        link = self.ledger.state.links.get(market)
+        if link is None:
+            return
+        encode = self._encoder.encode
+        for request in link.retained():
+            out.send(socket, 0, encode(request))
 
     def _on_engine(self, message: Inbound, now: int, produced: LedgerOutput) -> None:
         try:
@@ -202,36 +270,31 @@ class AccountsActor(DurableActor):
         if now - self._last_sync < SYNC_MS:
             return
         self._last_sync = now
-        ledger = self.ledger
-        for market in self.config.engines:
+        shard = self.ledger.shard
+        encode = self._encoder.encode
+        for market, link in self.ledger.state.links.items():
             socket = engine_socket(market)
-            unacked = ledger.unacked[market]
-            stale = self._stale.get(market, 0)
-            for seq, request in unacked.items():
-                if seq > stale:
-                    break
-                out.send(socket, 0, self._encoder.encode(request))
-            self._stale[market] = next(reversed(unacked), 0)  # numbered in order
-            sync = Sync(ledger.shard, ledger.engine_in_seq[market])
-            out.send(socket, 0, self._encoder.encode(sync))
+            for request in link.due():
+                out.send(socket, 0, encode(request))
+            out.send(socket, 0, encode(Sync(shard, link.received)))
 
     def register_gauges(self, metrics: ActorMetrics) -> None:
         super().register_gauges(metrics)
-        metrics.gauge("bourse_users", "Users on this shard", lambda: len(self.ledger.users))
+        metrics.gauge("bourse_users", "Users on this shard", lambda: len(self.ledger.state.users))
         metrics.gauge(
             "bourse_open_orders",
             "Open orders of this shard's users",
-            lambda: len(self.ledger.open_orders),
+            lambda: len(self.ledger.state.open_orders),
         )
         metrics.gauge(
             "bourse_pending_requests",
             "Requests waiting for an engine",
-            lambda: len(self.ledger.pending),
+            lambda: len(self.ledger.state.pending),
         )
         metrics.gauge(
             "bourse_unacked_requests",
             "Engine requests not yet answered",
-            lambda: sum(len(u) for u in self.ledger.unacked.values()),
+            lambda: sum(link.unacked for link in self.ledger.state.links.values()),
         )
 
     def snapshot_state(self) -> bytes:
@@ -246,7 +309,7 @@ class AccountsActor(DurableActor):
 
 def _quiet(ledger: Ledger) -> Ledger:
     """Until ``setup`` connects the publisher, nobody listens: a replay builds no events."""
-    ledger.anyone_listening = _nobody
+    ledger.changes.anyone_listening = _nobody
     return ledger
 
 

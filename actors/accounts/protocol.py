@@ -234,6 +234,8 @@ class ShardStatus(_Message, tag="status", frozen=True):
     engine_in_seq: dict[str, int]
     engine_out_seq: dict[str, int]
     pending_requests: int
+    # Market -> whether this shard's link to its engine is connected right now.
+    engines_up: dict[str, bool] = msgspec.field(default_factory=dict)
 
 
 class ErrorReply(_Message, tag="error", frozen=True):

@@ -24,7 +24,6 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 
 import msgspec
@@ -51,6 +50,7 @@ from actors.engine.protocol import (
     shard_identity,
     trade_topic,
 )
+from actors.link import Link, LinkState
 from bourse.config import Config
 from bourse.ids import USER_SHIFT
 from bourse.metrics import ActorMetrics
@@ -66,9 +66,7 @@ MAX_SUBSCRIPTIONS = 4096
 
 class EngineActorState(msgspec.Struct, frozen=True):
     engine: EngineSnapshot
-    in_seq: dict[int, int]
-    out_seq: dict[int, int]
-    retained: dict[int, list[Report]]
+    links: dict[int, LinkState[Report]]
     commands: int
 
 
@@ -82,18 +80,14 @@ class EngineActor(DurableActor):
         self.engine = MatchingEngine(market, rules.tick, rules.lot, rules.base_scale)
         self.shard_count = len(config.shards)
         self._identities = [shard_identity(shard) for shard in range(self.shard_count)]
-        self.in_seq: dict[int, int] = {}
-        self.out_seq: dict[int, int] = {}
-        self.retained: dict[int, dict[int, Report]] = {}
+        # Per shard: its requests in, this engine's reports out.
+        self.links: dict[int, Link[Report]] = {shard: Link() for shard in range(self.shard_count)}
         self.commands = 0
         self._decoder = msgspec.msgpack.Decoder(EngineInbound)
         self._encoder = msgspec.msgpack.Encoder()
         self._public: list[LevelChanged | PublicTrade] = []
         # Replay rebuilds state only: nothing is published or encoded for sending.
         self._replaying = False
-        # Per shard, the newest report retained at its last Sync (not state: it only
-        # decides what a Sync resends, and after a restart the next Sync sets it again).
-        self._synced_mark: dict[int, int] = {}
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
@@ -181,41 +175,35 @@ class EngineActor(DurableActor):
         if not self._from_shard(message, shard):
             self._refuse(out, message, "request", "only an accounts shard sends its requests")
             return False
-        last = self.in_seq.get(shard, 0)
-        if request.seq <= last:
+        link = self.links[shard]
+        expected = link.received + 1
+        verdict = link.accept(request.seq)
+        if verdict != "accept":
+            if verdict == "gap":
+                log.warning(
+                    "request past a gap refused",
+                    extra={"fields": {"shard": shard, "seq": request.seq, "expected": expected}},
+                )
             return False
-        if request.seq != last + 1:
-            log.warning(
-                "request past a gap refused",
-                extra={"fields": {"shard": shard, "seq": request.seq, "expected": last + 1}},
-            )
-            return False
-        self.in_seq[shard] = request.seq
         self.commands += 1
         events = self.engine.apply(request.command)
         self._route(events, shard, request.seq, now, out)
         return True
 
     def _sync(self, message: Inbound, request: Sync, out: Outbox) -> bool:
-        """Forget what the shard applied, resend the rest; True if anything was forgotten
-        (retained reports are state: a replay must trim them the same way)."""
+        """Forget what the shard applied, resend what is overdue; True if anything was
+        forgotten (retained reports are state: a replay must trim them the same way)."""
         if not self._from_shard(message, request.shard):
             self._refuse(out, message, "sync", "only an accounts shard syncs its reports")
             return False
-        retained = self.retained.get(request.shard)
-        if not retained:
-            return False
-        applied = list(itertools.takewhile(lambda seq: seq <= request.applied, retained))
-        for seq in applied:
-            del retained[seq]
-        mark = self._synced_mark.get(request.shard, 0)
-        identity = self._identities[request.shard]
-        for seq, report in retained.items():
-            if seq > mark or self._replaying:
-                break
-            out.reply(ROUTER, identity, 0, self._encoder.encode(report))
-        self._synced_mark[request.shard] = next(reversed(retained), 0)
-        return bool(applied)
+        link = self.links[request.shard]
+        forgotten = link.ack(request.applied)
+        overdue = link.due()
+        if not self._replaying:
+            identity = self._identities[request.shard]
+            for report in overdue:
+                out.reply(ROUTER, identity, 0, self._encoder.encode(report))
+        return forgotten > 0
 
     def _route(
         self, events: list[Event], origin: int, request_seq: int, now: int, out: Outbox
@@ -246,15 +234,15 @@ class EngineActor(DurableActor):
             else:
                 private: Accepted | Rejected | Done | Amended = event  # type: ignore[assignment]
                 by_shard.setdefault(private.user_id >> USER_SHIFT, []).append(private)
-        market = self.engine.market
-        out_seq = self.out_seq
         for shard, shard_events in by_shard.items():
-            seq = out_seq.get(shard, 0) + 1
-            out_seq[shard] = seq
-            report = Report(market, seq, request_seq if shard == origin else 0, now, shard_events)
-            self.retained.setdefault(shard, {})[seq] = report
+            report = self._report(shard, request_seq if shard == origin else 0, now, shard_events)
             if not replaying:
                 out.reply(ROUTER, self._identities[shard], 0, self._encoder.encode(report))
+
+    def _report(self, shard: int, request_seq: int, now: int, events: list[PrivateEvent]) -> Report:
+        """The next report to ``shard``, numbered and retained until the shard syncs."""
+        market = self.engine.market
+        return self.links[shard].send(lambda seq: Report(market, seq, request_seq, now, events))
 
     def _publish(self, now: int, out: Outbox) -> None:
         if not self._public:
@@ -288,7 +276,7 @@ class EngineActor(DurableActor):
         metrics.gauge(
             "bourse_retained_reports",
             "Reports kept until their shard confirms them",
-            lambda: sum(len(r) for r in self.retained.values()),
+            lambda: sum(link.unacked for link in self.links.values()),
         )
 
     def on_undeliverable(self, socket: str, peer: bytes, rid: int, body: bytes) -> None:
@@ -298,9 +286,7 @@ class EngineActor(DurableActor):
         return self._encoder.encode(
             EngineActorState(
                 self.engine.snapshot(),
-                self.in_seq,
-                self.out_seq,
-                {shard: list(reports.values()) for shard, reports in self.retained.items()},
+                {shard: link.state() for shard, link in self.links.items()},
                 self.commands,
             )
         )
@@ -309,12 +295,7 @@ class EngineActor(DurableActor):
         state = msgspec.msgpack.decode(data, type=EngineActorState)
         rules = self.config.markets[self.engine.market]
         self.engine = MatchingEngine.restore(state.engine, rules.tick, rules.lot, rules.base_scale)
-        self.in_seq = dict(state.in_seq)
-        self.out_seq = dict(state.out_seq)
-        self.retained = {
-            shard: {report.seq: report for report in reports}
-            for shard, reports in state.retained.items()
-        }
+        self.links = {shard: Link(state.links.get(shard)) for shard in range(self.shard_count)}
         self.commands = state.commands
 
     def state_hash(self) -> str:

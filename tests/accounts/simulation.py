@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from actors.accounts.ledger import Ledger, LedgerOutput
+from actors.accounts.ledger import Ledger
 from actors.accounts.protocol import AccountsReply, AccountsRequest, Auth, CreateUser
+from actors.accounts.shard import LedgerOutput
 from actors.accounts.state import required_lock, spends
 from actors.engine.engine import MatchingEngine
 from actors.engine.messages import Event, LevelChanged, Trade
 from actors.engine.protocol import EngineRequest, PrivateEvent, Report
+from actors.link import Link
 from bourse.config import Config
 from bourse.ids import shard_of_user
 
@@ -29,7 +31,12 @@ class Simulation:
             name: MatchingEngine(name, m.tick, m.lot, m.base_scale)
             for name, m in config.markets.items()
         }
-        self.out_seq: dict[tuple[str, int], int] = {}
+        # Per (market, shard), the engine's end of the link, as the engine actor keeps it.
+        self.links: dict[tuple[str, int], Link[Report]] = {
+            (market, shard): Link()
+            for market in config.markets
+            for shard in range(len(self.ledgers))
+        }
         self.now = 1_000
         self._queue: deque[tuple[str, Any]] = deque()
         self.replies: list[AccountsReply] = []
@@ -66,6 +73,7 @@ class Simulation:
         return replies
 
     def _engine(self, market: str, request: EngineRequest) -> None:
+        assert self.links[(market, request.shard)].accept(request.seq) == "accept", request
         events: list[Event] = self.engines[market].apply(request.command)
         by_shard: dict[int, list[PrivateEvent]] = {request.shard: []}
         for event in events:
@@ -79,12 +87,17 @@ class Simulation:
                 continue
             by_shard.setdefault(shard_of_user(event.user_id), []).append(event)
         for shard, shard_events in by_shard.items():
-            seq = self.out_seq.get((market, shard), 0) + 1
-            self.out_seq[(market, shard)] = seq
-            report = Report(
-                market, seq, request.seq if shard == request.shard else 0, self.now, shard_events
+            request_seq = request.seq if shard == request.shard else 0
+            report = _report(
+                self.links[(market, shard)], market, request_seq, self.now, shard_events
             )
             self._queue.append(("report", (shard, report)))
+
+
+def _report(
+    link: Link[Report], market: str, request_seq: int, now: int, events: list[PrivateEvent]
+) -> Report:
+    return link.send(lambda seq: Report(market, seq, request_seq, now, events))
 
 
 def check_invariants(sim: Simulation) -> None:
@@ -93,28 +106,33 @@ def check_invariants(sim: Simulation) -> None:
     for asset in config.assets:
         held = fees = deposits = withdrawals = traded_in = traded_out = 0
         for ledger in sim.ledgers:
-            for user in ledger.users.values():
+            for user in ledger.state.users.values():
                 balance = user.balances.get(asset)
                 if balance is not None:
                     assert balance.free >= 0 and balance.locked >= 0, (asset, user.user_id)
                     held += balance.free + balance.locked
-            fees += ledger.fees[asset]
-            deposits += ledger.deposits[asset]
-            withdrawals += ledger.withdrawals[asset]
-            traded_in += ledger.traded_in[asset]
-            traded_out += ledger.traded_out[asset]
+            fees += ledger.state.fees[asset]
+            deposits += ledger.state.deposits[asset]
+            withdrawals += ledger.state.withdrawals[asset]
+            traded_in += ledger.state.traded_in[asset]
+            traded_out += ledger.state.traded_out[asset]
         assert traded_in == traded_out, asset
         assert held + fees == deposits - withdrawals, asset
     for ledger in sim.ledgers:
         locked: dict[tuple[int, str], int] = {}
-        for order in ledger.open_orders.values():
+        for order in ledger.state.open_orders.values():
             market = config.markets[order.market]
             assert order.locked >= required_lock(order, market), order
             key = (order.user_id, spends(order, market))
             locked[key] = locked.get(key, 0) + order.locked
-        for user in ledger.users.values():
+        for user in ledger.state.users.values():
             for asset, balance in user.balances.items():
                 assert balance.locked == locked.get((user.user_id, asset), 0), (user.user_id, asset)
+    for shard, ledger in enumerate(sim.ledgers):
+        for market, link in ledger.state.links.items():
+            engine_end = sim.links[(market, shard)]
+            assert link.unacked == 0, "every request was answered"
+            assert (link.sent, link.received) == (engine_end.received, engine_end.sent), market
     for name, engine in sim.engines.items():
         bid, ask = engine.best_bid(), engine.best_ask()
         assert bid is None or ask is None or bid < ask, name
@@ -122,7 +140,7 @@ def check_invariants(sim: Simulation) -> None:
         believed = {
             order_id
             for ledger in sim.ledgers
-            for order_id, order in ledger.open_orders.items()
+            for order_id, order in ledger.state.open_orders.items()
             if order.market == name
         }
         assert resting == believed, name

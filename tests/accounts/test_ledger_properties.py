@@ -100,7 +100,7 @@ class Run:
 
     def withdraw(self, auth: Auth, asset: str, amount: int) -> None:
         ledger = self.sim.ledgers[auth.user_id >> 40]
-        held = ledger.users[auth.user_id].balances.get(asset)  # reading must not create it
+        held = ledger.state.users[auth.user_id].balances.get(asset)  # reading must not create it
         free = held.free if held is not None else 0
         reply = self.sim.request(auth.user_id >> 40, Withdraw(auth, asset, amount))
         assert isinstance(reply, ErrorReply) == (amount > free), reply
@@ -184,7 +184,7 @@ def reference_holdings(run: Run) -> dict[tuple[int, str], int]:
 def check_against_reference(run: Run) -> None:
     expected = reference_holdings(run)
     for ledger in run.sim.ledgers:
-        for user in ledger.users.values():
+        for user in ledger.state.users.values():
             for asset in run.sim.config.assets:
                 balance = user.balances.get(asset)
                 held = balance.free + balance.locked if balance is not None else 0

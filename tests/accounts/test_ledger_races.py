@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.accounts.ledger import Ledger, LedgerOutput
+from actors.accounts.ledger import Ledger
 from actors.accounts.protocol import (
     Auth,
     CancelOrder,
@@ -15,6 +15,7 @@ from actors.accounts.protocol import (
     PlaceOrder,
     UserCreated,
 )
+from actors.accounts.shard import LedgerOutput
 from actors.engine.messages import Accepted, Done, Rejected, Trade
 from actors.engine.protocol import Report
 from bourse.config import load_config
@@ -56,7 +57,7 @@ def test_a_cancel_that_crosses_a_fill_is_told_the_order_is_closed() -> None:
     assert isinstance(reply, ErrorReply)
     assert (reply.status, reply.code) == (422, "ORDER_CLOSED")
     assert "filled" in reply.message
-    balances = ledger.users[auth.user_id].balances
+    balances = ledger.state.users[auth.user_id].balances
     assert (balances["BTC"].free, balances["BTC"].locked) == (100_000_000 - 10_000, 0)
     assert balances["USDT"].free == 3_000_000 - 3_000  # 3 USDT less the 0.1% maker fee
     assert not isinstance(reply, OrderReply)
@@ -103,7 +104,8 @@ def test_a_reply_sent_before_the_commit_is_the_same_after_a_crash() -> None:
     crashed.handle_report(report, out)  # the engine resends what the shard did not sync
     ((_, _, again),) = out.settled
     assert again == answered
-    before, after = live.users[auth.user_id].balances, crashed.users[auth.user_id].balances
+    before = live.state.users[auth.user_id].balances
+    after = crashed.state.users[auth.user_id].balances
     assert after["BTC"] == before["BTC"]
     assert after["USDT"].locked == before["USDT"].locked == 0
     assert after["USDT"].free == before["USDT"].free + 1_000

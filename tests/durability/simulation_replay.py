@@ -8,8 +8,9 @@ import random
 import msgspec
 from test_ledger_properties import CONFIG_LOADED, Run, _random_step
 
-from actors.accounts.ledger import Ledger, LedgerOutput
+from actors.accounts.ledger import Ledger
 from actors.accounts.protocol import AccountsRequest
+from actors.accounts.shard import LedgerOutput
 from actors.engine.protocol import Report
 
 _encoder = msgspec.msgpack.Encoder()

@@ -36,6 +36,7 @@ SECRET = hashlib.sha256(b"policy").digest()
 encode = msgspec.msgpack.Encoder().encode
 replies = msgspec.msgpack.Decoder(AccountsReply)
 engine_replies = msgspec.msgpack.Decoder(EngineOutbound)
+to_engine = msgspec.msgpack.Decoder(EngineRequest | Sync)
 
 
 @pytest.fixture
@@ -133,4 +134,43 @@ def test_a_sync_resends_only_reports_kept_since_the_previous_sync(config: Config
     assert from_shard(Sync(0, 0), 4) == [1], "report 1 had a whole period; 2 had not"
     assert from_shard(Sync(0, 1), 5) == [2], "1 is forgotten, 2 is now overdue"
     assert from_shard(Sync(0, 2), 6) == []
-    assert engine.retained[0] == {}
+    assert engine.links[0].unacked == 0
+
+
+def test_a_shard_resends_a_request_left_unanswered_for_a_whole_sync_period(
+    config: Config,
+) -> None:
+    shard = AccountsActor(config, 0)
+    shard.open_journal(config)
+    engine = EngineActor(config, "BTC-USDT")
+    engine.open_journal(config)
+    socket = engine_socket("BTC-USDT")
+
+    def request(rid: int, message: object) -> Outbox:
+        return turn(shard, [Inbound(SHARD_ROUTER, b"client", rid, encode(message))], rid)
+
+    def idle(now: int) -> list[object]:
+        """What the shard's timer sends this engine."""
+        out = Outbox()
+        shard.on_idle(now, out)
+        return [to_engine.decode(body) for to, _, body, _ in out.sends if to == socket]
+
+    created = replies.decode(request(1, CreateUser(SECRET)).replies[0][3])
+    assert isinstance(created, UserCreated)
+    auth = Auth(created.user_id, SECRET)
+    request(2, Deposit(auth, "USDT", 10_000_000_000))
+    placed = request(3, PlaceOrder(auth, "BTC-USDT", "buy", "limit", 30_000_000_000, 10_000))
+    ((_, _, body, _),) = placed.sends
+    sent = to_engine.decode(body)
+    assert isinstance(sent, EngineRequest) and sent.seq == 1
+
+    assert idle(1_000) == [Sync(0, 0)], "the request may still be on its way"
+    assert idle(1_500) == [], "not a whole period since the last sync"
+    assert idle(2_000) == [sent, Sync(0, 0)], "unanswered for a whole period: sent again"
+
+    # The engine applies the first copy and ignores the second.
+    first = turn(engine, [Inbound(ENGINE_ROUTER, shard_identity(0), 0, body)], 2_001)
+    again = turn(engine, [Inbound(ENGINE_ROUTER, shard_identity(0), 0, encode(sent))], 2_002)
+    assert len(first.replies) == 1 and again.replies == []
+    turn(shard, [Inbound(socket, b"", 0, first.replies[0][3])], 2_003)
+    assert idle(3_000) == [Sync(0, 1)], "answered: nothing to send again"

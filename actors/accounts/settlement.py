@@ -1,0 +1,256 @@
+"""Engine reports coming in: fills, fees, releases and closes settled on the users'
+balances, and the requests they answer resolved.
+
+Invariants:
+- Each report is applied once, in the order of its number on the market's link; a
+  repeat or a report past a gap changes nothing.
+- A fill moves the traded quantity and notional between the user's locked and free
+  balances and counts them in ``traded_in`` / ``traded_out``; the order's fee is charged
+  cumulatively (``ceil(fee_exact / FEE_SCALE)`` in all, see actors/accounts/state.py)
+  and added to ``fees``.  So the shard's conservation equation holds after every event.
+- After every event an open order holds exactly what its remaining part could still
+  need (``required_lock``); anything above that is released to the free balance at
+  once.  A closed order holds nothing and leaves ``open_orders``.
+- A reply that a report completes depends only on the request and the engine's
+  reports, never on what other requests did to the balances: it may leave before the
+  report is journaled (``LedgerOutput.settled``), since a replay says the same.
+- A user keeps at most ``2 * KEEP_CLOSED_ORDERS`` closed orders and ``2 * KEEP_FILLS``
+  fills: beyond that the oldest half goes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from actors.accounts.protocol import (
+    AccountsReply,
+    ErrorReply,
+    FillView,
+    Liquidity,
+    OrderReply,
+    OrdersReply,
+)
+from actors.accounts.shard import LedgerOutput, Pending, ShardState
+from actors.accounts.state import Order, User, required_lock, spends
+from actors.engine.messages import Accepted, Amended, Done, DoneStatus, Rejected, Trade
+from actors.engine.protocol import PrivateEvent, Report
+from bourse.ids import shard_of_user
+from bourse.market import FEE_SCALE, Market
+from bourse.money import ceil_div
+
+log = logging.getLogger("ledger")
+
+KEEP_CLOSED_ORDERS = 1000
+KEEP_FILLS = 1000
+
+# How an engine's rejection reads to an API client.
+_ENGINE_REJECTIONS: dict[str, tuple[int, str]] = {
+    "POST_ONLY_WOULD_TAKE": (422, "a post-only order would take liquidity"),
+    "MARKET_HALTED": (422, "the market is halted: only cancels are accepted"),
+    "ORDER_NOT_FOUND": (404, "no such open order"),
+    "AMEND_BELOW_FILLED": (422, "the new quantity is not above what already filled"),
+    "INVALID_ORDER": (400, "the engine refused the order as invalid"),
+    "DUPLICATE_ORDER_ID": (500, "the engine already holds this order id"),
+}
+
+
+class Settlement:
+    def __init__(self, state: ShardState) -> None:
+        self.state = state
+
+    def apply(self, report: Report, out: LedgerOutput) -> None:
+        state = self.state
+        market = state.markets.get(report.market)
+        if market is None:
+            log.error("report from an unknown market", extra={"fields": {"market": report.market}})
+            return
+        link = state.links[market.name]
+        expected = link.received + 1
+        verdict = link.accept(report.seq)
+        if verdict != "accept":
+            if verdict == "gap":
+                fields = {"market": market.name, "seq": report.seq, "expected": expected}
+                log.error("report past a gap", extra={"fields": fields})
+            return
+        pending = None
+        if report.request_seq:
+            link.ack(report.request_seq)  # the engine applies requests in order
+            pending = state.pending.pop((market.name, report.request_seq), None)
+        for event in report.events:
+            self._settle(market, report.time, event, pending)
+        if pending is not None:
+            self._resolve(pending, out)
+
+    def _settle(
+        self, market: Market, now: int, event: PrivateEvent, pending: Pending | None
+    ) -> None:
+        open_orders = self.state.open_orders
+        match event:
+            case Trade():
+                shard = self.state.shard
+                if shard_of_user(event.taker_user_id) == shard:
+                    self._fill(market, now, event, event.taker_order_id, "taker")
+                if shard_of_user(event.maker_user_id) == shard:
+                    self._fill(market, now, event, event.maker_order_id, "maker")
+            case Done():
+                order = open_orders.get(event.order_id)
+                if order is not None:
+                    self._close(market, order, event.status, now)
+                    if pending is not None and pending.kind == "cancel_all":
+                        pending.orders.append(order.order_id)
+            case Amended():
+                order = open_orders.get(event.order_id)
+                if order is not None:
+                    order.price = event.price
+                    order.qty = event.qty
+                    order.pending_amend = None
+                    order.updated_at = now
+                    self._release_excess(market, order)
+            case Rejected():
+                self._rejected(market, now, event, pending)
+            case Accepted():
+                order = open_orders.get(event.order_id)
+                if order is not None:
+                    self.state.changes.order(order)  # pushed: the order now rests
+
+    def _rejected(self, market: Market, now: int, event: Rejected, pending: Pending | None) -> None:
+        status, message = _ENGINE_REJECTIONS.get(event.reason, (422, event.reason))
+        if pending is not None:
+            pending.error = ErrorReply(status, event.reason, message)
+        order = self.state.open_orders.get(event.order_id)
+        if order is None:
+            return
+        if pending is not None and pending.kind == "amend":
+            order.pending_amend = None
+            self._release_excess(market, order)
+        elif pending is not None and pending.kind == "place":
+            self._close(market, order, "rejected", now)
+
+    def _fill(
+        self, market: Market, now: int, trade: Trade, order_id: int, liquidity: Liquidity
+    ) -> None:
+        state = self.state
+        order = state.open_orders.get(order_id)
+        if order is None:
+            log.error("fill for an unknown order", extra={"fields": {"order_id": order_id}})
+            return
+        user = state.users[order.user_id]
+        notional = market.notional(trade.price, trade.qty)
+        rate = market.maker_fee_ppm if liquidity == "maker" else market.taker_fee_ppm
+        order.fee_exact += notional * rate
+        paid = ceil_div(order.fee_exact, FEE_SCALE)
+        fee = paid - order.fee_paid
+        order.fee_paid = paid
+        order.filled_qty += trade.qty
+        order.filled_quote += notional
+        order.updated_at = now
+        if order.status == "new":
+            order.status = "partially_filled"
+        base, quote = user.balance(market.base), user.balance(market.quote)
+        if order.side == "buy":
+            spent = notional + fee
+            quote.locked -= spent
+            order.locked -= spent
+            base.free += trade.qty
+            state.traded_out[market.quote] += notional
+            state.traded_in[market.base] += trade.qty
+        else:
+            base.locked -= trade.qty
+            order.locked -= trade.qty
+            quote.free += notional - fee
+            state.traded_out[market.base] += trade.qty
+            state.traded_in[market.quote] += notional
+        state.fees[market.quote] += fee
+        fill = FillView(
+            trade.trade_id,
+            order.order_id,
+            market.name,
+            order.side,
+            trade.price,
+            trade.qty,
+            fee,
+            market.quote,
+            liquidity,
+            now,
+        )
+        order.fills.append(fill)
+        user.fills.append(fill)
+        if len(user.fills) > 2 * KEEP_FILLS:
+            del user.fills[:KEEP_FILLS]
+        changes = state.changes
+        changes.fill(user.user_id, fill)
+        changes.balance(user.user_id, market.base)
+        changes.balance(user.user_id, market.quote)
+        self._release_excess(market, order)
+
+    def _close(
+        self, market: Market, order: Order, status: DoneStatus | Literal["rejected"], now: int
+    ) -> None:
+        order.status = status
+        order.updated_at = now
+        order.pending_amend = None
+        self._release_excess(market, order)
+        del self.state.open_orders[order.order_id]
+        user = self.state.users[order.user_id]
+        user.open_orders.pop(order.order_id, None)
+        _forget_old_orders(user)
+
+    def _release_excess(self, market: Market, order: Order) -> None:
+        changes = self.state.changes
+        excess = order.locked - required_lock(order, market)
+        if excess == 0:
+            changes.order(order)
+            return
+        if excess < 0:
+            log.error(
+                "an order holds less than it needs",
+                extra={"fields": {"order_id": order.order_id, "short": -excess}},
+            )
+            return
+        asset = spends(order, market)
+        balance = self.state.users[order.user_id].balance(asset)
+        balance.locked -= excess
+        balance.free += excess
+        order.locked -= excess
+        changes.order(order)
+        changes.balance(order.user_id, asset)
+
+    def _resolve(self, pending: Pending, out: LedgerOutput) -> None:
+        """Answer the request a report completed."""
+        user = self.state.users[pending.user_id]
+        if pending.kind == "cancel_all":
+            pending.waiting -= 1
+            if pending.waiting:
+                return
+            views = [user.orders[i].view() for i in sorted(pending.orders) if i in user.orders]
+            out.settled.append((pending.peer, pending.rid, OrdersReply(views)))
+            return
+        reply: AccountsReply
+        order = user.orders.get(pending.order_id)
+        if order is None:
+            reply = pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
+        elif pending.error is None:
+            reply = OrderReply(order.view())
+        elif pending.error.code == "ORDER_NOT_FOUND" and not order.is_open:
+            # the order filled (or expired) while the cancel or amend was on its way
+            reply = ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
+        else:
+            reply = pending.error
+        out.settled.append((pending.peer, pending.rid, reply))
+
+
+def _forget_old_orders(user: User) -> None:
+    closed = len(user.orders) - len(user.open_orders)
+    if closed <= 2 * KEEP_CLOSED_ORDERS:
+        return
+    for order_id in sorted(user.orders):
+        if closed <= KEEP_CLOSED_ORDERS:
+            break
+        order = user.orders[order_id]
+        if order.is_open:
+            continue
+        del user.orders[order_id]
+        if order.client_order_id is not None:
+            user.client_ids.pop(order.client_order_id, None)
+        closed -= 1

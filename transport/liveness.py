@@ -1,0 +1,39 @@
+"""How every ZeroMQ link notices a silent peer: ZMTP heartbeats, and the reconnect pace.
+
+Invariants:
+- Each side of every link pings every ``HEARTBEAT_IVL_MS`` and drops the connection when
+  nothing came back for ``HEARTBEAT_TIMEOUT_MS`` (and asks its peer, by the TTL, to drop
+  it after as long): a peer that died with its host, or is cut off, is noticed within
+  about a second, instead of when TCP gives up minutes later.
+- A dropped connection is dialed again every ``RECONNECT_IVL_MS``, backing off to
+  ``RECONNECT_IVL_MAX_MS``, so a peer that comes back is reached again within a second.
+- A client socket set to ``ZMQ_IMMEDIATE`` is writable (``POLLOUT``) exactly while some
+  peer is connected (its handshake done): :func:`peer_connected` reads that, so "the peer
+  is down" is known without a timer of our own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+
+HEARTBEAT_IVL_MS = 250
+HEARTBEAT_TIMEOUT_MS = 1000
+RECONNECT_IVL_MS = 50
+RECONNECT_IVL_MAX_MS = 1000
+
+
+def keep_alive(socket: zmq.Socket[Any]) -> None:
+    """Heartbeats and the reconnect pace, set before the socket binds or connects."""
+    socket.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+    socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    socket.setsockopt(zmq.HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
+    socket.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+    socket.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+
+
+def peer_connected(socket: zmq.Socket[Any]) -> bool:
+    """Whether an ``ZMQ_IMMEDIATE`` client socket has a peer connected right now."""
+    events: int = socket.getsockopt(zmq.EVENTS)  # type: ignore[assignment]
+    return bool(events & zmq.POLLOUT)
