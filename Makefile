@@ -36,10 +36,14 @@ ui/dist/index.html: $(UI_DEPS) $(UI_SOURCES)
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# Every process of the config's host HOST under bourse's own supervisor: one that dies is
+# started again (with back-off) while the others serve; Ctrl-C stops them all cleanly.
+HOST ?= local
+
 run: install
 	$(BIN)/bourse --config $(CONFIG) config check
 	$(BIN)/bourse --config $(CONFIG) keys init
-	BOURSE_CONFIG=$(CONFIG) PATH="$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	$(BIN)/bourse --config $(CONFIG) run --host $(HOST) --announce
 
 test: install browser
 	cd ui && npm test --silent

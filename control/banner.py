@@ -1,7 +1,9 @@
 """Waits until the gateway says every actor answers, then prints where to look.
 
-Runs beside the other processes of ``make run``; it stays alive afterwards because the
-process manager stops everything when one process ends.
+``announce`` is what ``bourse run --host NAME --announce`` (``make run``) prints once
+the exchange is up.  Run on its own (``python -m control.banner``, a line of the
+Procfile), it stays alive afterwards, because a process manager such as honcho stops
+everything when one process ends.
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ import time
 import urllib.error
 import urllib.request
 
-from bourse.config import load_config
+from bourse.config import Config, load_config
 
 WAIT_S = 120
 
 
 def main() -> int:
-    config = load_config(os.environ.get("BOURSE_CONFIG", "configs/local.toml"))
+    announce(load_config(os.environ.get("BOURSE_CONFIG", "configs/local.toml")))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.pause()
+    return 0
+
+
+def announce(config: Config) -> None:
+    """Wait (at most ``WAIT_S``) for the gateway's health, then print the URLs."""
     base = f"http://{config.gateway.address}:{config.gateway.port}"
     deadline = time.monotonic() + WAIT_S
     health: object = None
@@ -40,12 +49,10 @@ def main() -> int:
         f"  API docs:        {base}/schema\n"
         f"  WebSocket feed:  ws://{config.feed_ws.address}:{config.feed_ws.port}/ws\n"
         f"  Health:          {_summary(health)}\n"
-        f"  Admin key:       see configs/local.toml (local use only)\n",
+        f"  Admin key:       see configs/local.toml (local use only)\n"
+        f"  Status:          bourse --config {config.path} status\n",
         flush=True,
     )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.pause()
-    return 0
 
 
 def _summary(health: object) -> str:

@@ -15,9 +15,16 @@ import importlib
 import os
 import sys
 
-from bourse.config import Config, ConfigError, load_config, run_on_host
+from bourse.config import Config, ConfigError, Instance, load_config, run_on_host
 from bourse.logs import setup_logging
-from bourse.peers import ACCOUNTS_PUB, ACCOUNTS_ROUTER, ENGINE_PUB, ENGINE_ROUTER
+from bourse.peers import (
+    ACCOUNTS_PUB,
+    ACCOUNTS_REPL,
+    ACCOUNTS_ROUTER,
+    ENGINE_PUB,
+    ENGINE_REPL,
+    ENGINE_ROUTER,
+)
 from transport.keys import KeyFileError
 
 DEFAULT_CONFIG = "configs/local.toml"
@@ -69,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--market", help="the engine's market, e.g. BTC-USDT")
     run.add_argument("--shard", type=int, help="the accounts shard number")
     run.add_argument("--host", help="start every process the config puts on this host")
+    run.add_argument(
+        "--standby", action="store_true", help="run the engine's or shard's standby instance"
+    )
+    run.add_argument(
+        "--announce", action="store_true", help="with --host: print the URLs once all is up"
+    )
     config = commands.add_parser("config", help="check a config and print the placement")
     config.add_argument("action", choices=["check"])
     config.add_argument("path", nargs="?", help="the config to check (instead of --config)")
@@ -95,30 +108,33 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     if args.host is not None:
         from control.supervisor import run_host
 
-        return run_host(config, args.host, args.config)
+        return run_host(config, args.host, args.config, announce=args.announce)
     if process == "engine":
         if args.market not in config.engines:
             print(f"bourse: --market must be one of {sorted(config.engines)}", file=sys.stderr)
             return 2
         from actors.engine.actor import EngineActor
 
-        engine = config.engines[args.market]
-        run_on_host(engine.router.host)
-        setup_logging(engine.name)
-        actor = EngineActor(config, args.market)
-        return _run_actor(actor, config, [ENGINE_ROUTER, ENGINE_PUB])
+        instance = _instance(config.engines[args.market].instances, args.standby)
+        if instance is None:
+            return 2
+        run_on_host(instance.host)
+        setup_logging(instance.name)
+        actor = EngineActor(config, args.market, int(args.standby))
+        return _run_actor(actor, config, [ENGINE_ROUTER, ENGINE_PUB, ENGINE_REPL])
     if process == "accounts":
         if args.shard is None or not 0 <= args.shard < len(config.shards):
             print(f"bourse: --shard must be 0..{len(config.shards) - 1}", file=sys.stderr)
             return 2
         from actors.accounts.actor import AccountsActor
 
-        shard = config.shards[args.shard]
-        run_on_host(shard.router.host)
-        setup_logging(shard.name)
-        return _run_actor(
-            AccountsActor(config, args.shard), config, [ACCOUNTS_ROUTER, ACCOUNTS_PUB]
-        )
+        instance = _instance(config.shards[args.shard].instances, args.standby)
+        if instance is None:
+            return 2
+        run_on_host(instance.host)
+        setup_logging(instance.name)
+        actors = AccountsActor(config, args.shard, int(args.standby))
+        return _run_actor(actors, config, [ACCOUNTS_ROUTER, ACCOUNTS_PUB, ACCOUNTS_REPL])
     if process in ("gateway", "feed"):
         run_on_host(config.gateway.host if process == "gateway" else config.feed_router.host)
         setup_logging(process)
@@ -127,6 +143,13 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         "bourse: run needs a process (engine, accounts, gateway, feed) or --host", file=sys.stderr
     )
     return 2
+
+
+def _instance(instances: tuple[Instance, ...], standby: bool) -> Instance | None:
+    if standby and len(instances) < 2:
+        print("bourse: --standby: the config names no standby for it", file=sys.stderr)
+        return None
+    return instances[int(standby)]
 
 
 def _serve(module: str, config: Config) -> int:

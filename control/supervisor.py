@@ -12,11 +12,13 @@ import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
 
 from bourse.config import Config
+from control import banner
 
 log = logging.getLogger("supervisor")
 
@@ -37,16 +39,17 @@ class Child:
 
 def children_of(config: Config, host: str, config_path: str) -> list[Child]:
     base = [sys.executable, "-m", "control.cli", "--config", config_path, "run"]
-    children = [
-        Child(engine.name, [*base, "engine", "--market", market])
-        for market, engine in config.engines.items()
-        if engine.router.host == host
-    ]
-    children += [
-        Child(shard.name, [*base, "accounts", "--shard", str(shard.shard)])
-        for shard in config.shards
-        if shard.router.host == host
-    ]
+    children = []
+    for market, engine in config.engines.items():
+        for index, instance in enumerate(engine.instances):
+            if instance.host == host:
+                command = [*base, "engine", "--market", market, *(["--standby"] * index)]
+                children.append(Child(instance.name, command))
+    for shard in config.shards:
+        for index, instance in enumerate(shard.instances):
+            if instance.host == host:
+                command = [*base, "accounts", "--shard", str(shard.shard), *(["--standby"] * index)]
+                children.append(Child(instance.name, command))
     if config.gateway.host == host:
         children.append(Child("gateway", [*base, "gateway"]))
     if config.feed_ws.host == host:
@@ -54,7 +57,7 @@ def children_of(config: Config, host: str, config_path: str) -> list[Child]:
     return children
 
 
-def run_host(config: Config, host: str, config_path: str) -> int:
+def run_host(config: Config, host: str, config_path: str, announce: bool = False) -> int:
     from bourse.logs import setup_logging
 
     setup_logging(f"supervisor-{host}")
@@ -73,6 +76,8 @@ def run_host(config: Config, host: str, config_path: str) -> int:
     log.info(
         "supervising", extra={"fields": {"host": host, "processes": [c.name for c in children]}}
     )
+    if announce:
+        threading.Thread(target=banner.announce, args=(config,), daemon=True).start()
     while not stopping:
         now = time.monotonic()
         for child in children:
