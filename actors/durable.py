@@ -10,9 +10,15 @@ Invariants:
 - Replay feeds the recorded messages through the same code path with a throwaway outbox:
   the actor reaches the state it had, and sends nothing it already sent (peers catch up
   by sequence number instead).
-- A snapshot is begun every ``journal.snapshot_every`` records and written by a child
-  process while the actor serves on (see :mod:`actors.snapshot_writer`); on a clean stop
-  one is written in-process, so a clean restart replays nothing.
+- A snapshot is begun at the first turn boundary past each multiple of
+  ``journal.snapshot_every`` records and written by a child process while the actor
+  serves on (see :mod:`actors.snapshot_writer`); on a clean stop one is written
+  in-process, so a clean restart replays nothing.  The rule depends on the journal index
+  alone, so a leader and its standby, whose turns are the same batches, snapshot at the
+  same indices and can compare state hashes there.
+- An actor with a standby (:mod:`actors.pair`) serves clients only while it leads; the
+  turn's outputs leave only once the follower holds the records they depend on.  An
+  actor without one serves from the start, as always.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from abc import abstractmethod
 
 import msgspec
 
+from actors.pair import Pair
 from actors.snapshot_writer import SnapshotWriter
 from bourse.config import Config, data_dir
 from bourse.journal import Journal
 from bourse.metrics import ActorMetrics
-from transport.runtime import Actor, Inbound, Outbox
+from transport.runtime import Actor, Inbound, Outbox, Runtime
 
 log = logging.getLogger("durable")
 
@@ -45,8 +52,10 @@ _decoder = msgspec.msgpack.Decoder(Entry)
 
 
 class DurableActor(Actor):
+    config: Config
     journal: Journal
     snapshot_every: int
+    pair: Pair | None = None
     replayed: int = 0
     snapshot_writer: SnapshotWriter | None = None
     snapshot_begun: int = 0  # journal records the newest snapshot begun covers
@@ -62,15 +71,7 @@ class DurableActor(Actor):
         if snapshot is not None:
             self.restore(snapshot)
         self.snapshot_begun = self.snapshot_covers = covered
-        throwaway = Outbox()
-        replay = self.replay
-        decode = _decoder.decode
-        for count, payload in enumerate(entries, 1):
-            entry = decode(payload)
-            replay(Inbound(entry.socket, entry.peer, entry.rid, entry.body), entry.time, throwaway)
-            if count % 1024 == 0:
-                throwaway.clear()
-        throwaway.clear()
+        self.apply_entries(entries)
         self.replayed = len(entries)
         log.info(
             "recovered",
@@ -85,17 +86,82 @@ class DurableActor(Actor):
             },
         )
 
+    def apply_entries(self, payloads: list[bytes]) -> None:
+        """Apply journal entries through the replay path (recovery, and a follower taking
+        its leader's batches): the state moves as the leader's did, nothing is sent."""
+        throwaway = Outbox()
+        replay = self.replay
+        decode = _decoder.decode
+        for count, payload in enumerate(payloads, 1):
+            entry = decode(payload)
+            replay(Inbound(entry.socket, entry.peer, entry.rid, entry.body), entry.time, throwaway)
+            if count % 1024 == 0:
+                throwaway.clear()
+        throwaway.clear()
+
+    # --- the runtime's hooks, with or without a standby -----------------------------------
+
+    def setup(self, runtime: Runtime) -> None:
+        """Recover, then serve at once, or (with a standby) stand by until elected."""
+        self.open_journal(self.config)
+        self.pair = self.make_pair()
+        if self.pair is None:
+            self.serve(runtime)
+        else:
+            self.pair.setup(runtime)
+
+    def make_pair(self) -> Pair | None:
+        """The pair this instance belongs to, when it has a standby (set by the command
+        that starts it)."""
+        return None
+
+    def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
+        pair = self.pair
+        if pair is not None:
+            batch = pair.take(batch, out)
+            if not pair.leading:
+                return
+        if batch:
+            self.on_messages(batch, now, out)
+
+    def on_idle(self, now: int, out: Outbox) -> None:
+        pair = self.pair
+        if pair is not None:
+            pair.idle()
+            if not pair.leading:
+                return
+        self.on_quiet(now, out)
+
+    def on_quiet(self, now: int, out: Outbox) -> None:
+        """No message came for a while (and this instance serves)."""
+
+    @abstractmethod
+    def serve(self, runtime: Runtime) -> None:
+        """Open the sockets clients and peers use (when this instance starts to lead)."""
+
+    @abstractmethod
+    def on_messages(self, batch: list[Inbound], now: int, out: Outbox) -> None: ...
+
     def record(self, now: int, message: Inbound) -> None:
         self.journal.append(
             _encoder.encode(Entry(now, message.socket, message.peer, message.rid, message.body))
         )
 
     def commit(self, out: Outbox) -> None:
-        self.journal.commit(sync=self.must_sync(out))
+        outputs_wait = self.must_sync(out)
+        pair = self.pair
+        if pair is None:
+            self.journal.commit(sync=outputs_wait)
+        else:
+            # Streamed before the local fsync, so the two disks work at once.
+            pair.committed(self.journal.commit(sync=False))
+            self.journal.commit(sync=outputs_wait)
+            pair.settle(outputs_wait)
         if self.snapshot_writer is not None:
             self.reap_snapshot(wait=False)
         journaled = self.journal.next_index
-        if self.snapshot_writer is None and journaled - self.snapshot_begun >= self.snapshot_every:
+        every = self.snapshot_every
+        if self.snapshot_writer is None and journaled // every > self.snapshot_begun // every:
             self.snapshot_begun = journaled  # a failure waits as long as a success
             try:
                 self.snapshot_writer = SnapshotWriter(self.journal, self.snapshot_state)
@@ -132,6 +198,9 @@ class DurableActor(Actor):
             self.journal.finish_snapshot(writer.index)
             self.snapshot_covers = writer.index
             log.info("snapshot written", extra={"fields": fields})
+            digest = writer.digest()
+            if self.pair is not None and digest is not None:
+                self.pair.snapshot_digest(writer.index, digest)
         else:
             self.snapshot_failures += 1
             # The journal keeps every segment, so recovery stays correct; the next

@@ -16,16 +16,21 @@ Invariants:
 - The journal drops what a snapshot covers only after the parent has seen its child
   succeed.  A child that fails or is killed leaves the older snapshot and every segment
   in place, so recovery is as correct as without it.
+- The child also leaves the state's hash (SHA-256 of the encoded state, the actors'
+  ``state_hash``) in ``digest``'s file, so a leader and its standby can compare states
+  at the same index without either encoding its state in the serving thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import os
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from bourse.journal import Journal
 
@@ -34,13 +39,25 @@ class SnapshotWriter:
     """One snapshot being written by a child process."""
 
     def __init__(self, journal: Journal, encode: Callable[[], bytes]) -> None:
+        self.journal = journal
         self.index = journal.begin_snapshot()
         self.started = time.perf_counter()
         pid = os.fork()
         if pid == 0:
-            _write_and_exit(journal, self.index, encode)
+            _write_and_exit(journal, self.index, encode, self.digest_path)
         self.pid = pid
         self.fork_seconds = time.perf_counter() - self.started
+
+    @property
+    def digest_path(self) -> Path:
+        return self.journal.snapshot_path(self.index).with_suffix(".sha256")
+
+    def digest(self) -> str | None:
+        """The state hash the child wrote, once it succeeded."""
+        try:
+            return self.digest_path.read_text().strip() or None
+        except OSError:
+            return None
 
     def poll(self, wait: bool = False) -> int | None:
         """None while the child runs; then its exit status (0: the snapshot is on disk)."""
@@ -54,12 +71,16 @@ class SnapshotWriter:
         return time.perf_counter() - self.started
 
 
-def _write_and_exit(journal: Journal, index: int, encode: Callable[[], bytes]) -> None:
+def _write_and_exit(
+    journal: Journal, index: int, encode: Callable[[], bytes], digest_path: Path
+) -> None:
     status = 1
     try:
         gc.disable()  # the child lives briefly; collecting would copy every page it scans
         os.nice(10)  # the actors serving orders come first when cores are scarce
-        journal.write_snapshot(index, encode())
+        state = encode()
+        journal.write_snapshot(index, state)
+        digest_path.write_text(hashlib.sha256(state).hexdigest())
         status = 0
     except BaseException:
         with contextlib.suppress(OSError):

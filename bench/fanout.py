@@ -173,7 +173,8 @@ async def _flow(
     context = zmq.asyncio.Context()
     security = BusSecurity(Path(keys_dir), GATEWAY, admits, [])
     clients = [
-        DealerClient(context, s, shard_name(i), 10.0, security) for i, s in enumerate(shards)
+        DealerClient(context, [(s, shard_name(i))], shard_name(i), 10.0, security)
+        for i, s in enumerate(shards)
     ]
     for client in clients:
         await _connect(client)

@@ -166,7 +166,13 @@ class Worker:
         self.context = zmq.asyncio.Context()
         security = BusSecurity(Path(settings.keys_dir), GATEWAY, admits, [], enabled=settings.curve)
         self.clients = [
-            DealerClient(self.context, endpoint, shard_name(shard), REQUEST_TIMEOUT_S, security)
+            DealerClient(
+                self.context,
+                [(endpoint, shard_name(shard))],
+                shard_name(shard),
+                REQUEST_TIMEOUT_S,
+                security,
+            )
             for shard, endpoint in enumerate(settings.endpoints)
         ]
         self.users: list[list[Auth]] = [[] for _ in settings.endpoints]

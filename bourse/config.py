@@ -26,7 +26,7 @@ import msgspec
 from bourse.ids import shard_of_user
 from bourse.market import FEE_SCALE, Market
 from bourse.money import AmountError, decimals_of, parse_units
-from bourse.peers import FEED, GATEWAY, OPERATOR, engine_name, shard_name
+from bourse.peers import FEED, GATEWAY, OPERATOR, engine_name, shard_name, standby_name
 
 MAX_SHARDS = 2**15
 MAX_BUSY_POLL_US = 100_000
@@ -80,6 +80,16 @@ class AssetSection(_Section, frozen=True):
     decimals: int
 
 
+class StandbySection(_Section, frozen=True):
+    """Where the hot standby of an engine or a shard runs (its host and ports)."""
+
+    host: str
+    router_port: int
+    pub_port: int
+    repl_port: int
+    metrics_port: int = 0
+
+
 class MarketSection(_Section, frozen=True):
     base: str
     quote: str
@@ -92,6 +102,8 @@ class MarketSection(_Section, frozen=True):
     router_port: int
     pub_port: int
     metrics_port: int = 0  # 0: no metrics endpoint
+    repl_port: int = 0  # where its standby follows it (needed with a standby)
+    standby: StandbySection | None = None
 
 
 class ShardSection(_Section, frozen=True):
@@ -99,6 +111,8 @@ class ShardSection(_Section, frozen=True):
     router_port: int
     pub_port: int
     metrics_port: int = 0
+    repl_port: int = 0
+    standby: StandbySection | None = None
 
 
 class GatewaySection(_Section, frozen=True):
@@ -171,11 +185,51 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class EngineProcess:
+class Instance:
+    """One process of an engine or a shard: the primary, or its standby.  Either may
+    lead; only the leader listens on ``router`` and ``pub``, so peers that dial every
+    instance reach the leader alone."""
+
+    name: str  # the process's name: its keys, its handshake's User-Id
+    router: Endpoint
+    pub: Endpoint
+    metrics: Endpoint | None
+    repl: Endpoint | None  # where the other instance of the pair follows it
+
+    @property
+    def host(self) -> str:
+        return self.router.host
+
+
+Dial = list[tuple[str, str]]  # (endpoint, process name) for each instance to dial
+
+
+class _Pair:
+    """An engine or shard with its instances: peers dial every one, only the leader
+    listens."""
+
+    instances: tuple[Instance, ...]
+
+    @property
+    def routers(self) -> Dial:
+        return [(instance.router.connect, instance.name) for instance in self.instances]
+
+    @property
+    def pubs(self) -> Dial:
+        return [(instance.pub.connect, instance.name) for instance in self.instances]
+
+    @property
+    def standby(self) -> Instance | None:
+        return self.instances[1] if len(self.instances) > 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineProcess(_Pair):
     market: str
     router: Endpoint
     pub: Endpoint
     metrics: Endpoint | None
+    instances: tuple[Instance, ...] = ()  # the primary, then its standby if any
 
     @property
     def name(self) -> str:
@@ -183,11 +237,12 @@ class EngineProcess:
 
 
 @dataclass(frozen=True, slots=True)
-class ShardProcess:
+class ShardProcess(_Pair):
     shard: int
     router: Endpoint
     pub: Endpoint
     metrics: Endpoint | None
+    instances: tuple[Instance, ...] = ()
 
     @property
     def name(self) -> str:
@@ -226,11 +281,17 @@ class Config:
     def keys_dir(self) -> Path:
         return data_dir() / self.raw.security.keys_dir
 
+    def actor_instances(self) -> list[Instance]:
+        """Every engine's and shard's processes: primaries and standbys."""
+        instances = [i for engine in self.engines.values() for i in engine.instances]
+        return instances + [i for shard in self.shards for i in shard.instances]
+
     def processes(self) -> dict[str, str | None]:
         """Every process's name and the host it runs on (None for the operator's tools,
         which run wherever the operator is)."""
-        placed: dict[str, str | None] = {e.name: e.router.host for e in self.engines.values()}
-        placed.update({s.name: s.router.host for s in self.shards})
+        placed: dict[str, str | None] = {
+            instance.name: instance.host for instance in self.actor_instances()
+        }
         placed[GATEWAY] = self.gateway.host
         placed[FEED] = self.feed_router.host
         placed[OPERATOR] = None
@@ -313,24 +374,16 @@ def _build(path: Path, raw: ConfigFile) -> Config:
         raise ConfigError("`exchange.admin_key_sha256` must be 64 lowercase hex digits")
 
     endpoints = _EndpointBook(raw.hosts)
-    engines = {
-        name: EngineProcess(
-            market=name,
-            router=endpoints.take(f"markets.{name}", section.host, section.router_port),
-            pub=endpoints.take(f"markets.{name}", section.host, section.pub_port),
-            metrics=endpoints.take_optional(f"markets.{name}", section.host, section.metrics_port),
-        )
-        for name, section in raw.markets.items()
-    }
-    shards = [
-        ShardProcess(
-            shard=index,
-            router=endpoints.take(f"shards[{index}]", section.host, section.router_port),
-            pub=endpoints.take(f"shards[{index}]", section.host, section.pub_port),
-            metrics=endpoints.take_optional(f"shards[{index}]", section.host, section.metrics_port),
-        )
-        for index, section in enumerate(raw.shards)
-    ]
+    engines = {}
+    for name, market_section in raw.markets.items():
+        instances = _instances(endpoints, f"markets.{name}", engine_name(name), market_section)
+        primary = instances[0]
+        engines[name] = EngineProcess(name, primary.router, primary.pub, primary.metrics, instances)
+    shards = []
+    for index, shard_section in enumerate(raw.shards):
+        instances = _instances(endpoints, f"shards[{index}]", shard_name(index), shard_section)
+        primary = instances[0]
+        shards.append(ShardProcess(index, primary.router, primary.pub, primary.metrics, instances))
     gateway = endpoints.take("gateway", raw.gateway.host, raw.gateway.port)
     feed_router = endpoints.take("feed", raw.feed.host, raw.feed.router_port)
     feed_ws = endpoints.take("feed", raw.feed.host, raw.feed.ws_port)
@@ -345,6 +398,32 @@ def _build(path: Path, raw: ConfigFile) -> Config:
         feed_router=feed_router,
         feed_ws=feed_ws,
     )
+
+
+def _instances(
+    endpoints: _EndpointBook, owner: str, name: str, section: MarketSection | ShardSection
+) -> tuple[Instance, ...]:
+    """The primary at ``section``'s own host and ports, and its standby if it names one."""
+    standby = section.standby
+    if standby is not None and not section.repl_port:
+        raise ConfigError(f"`{owner}.repl_port` is needed: its standby follows it there")
+    placed: list[tuple[str, str, str, MarketSection | ShardSection | StandbySection]] = [
+        (owner, name, section.host, section)
+    ]
+    if standby is not None:
+        placed.append((f"{owner}.standby", standby_name(name), standby.host, standby))
+    instances = []
+    for where, process, host, ports in placed:
+        instances.append(
+            Instance(
+                name=process,
+                router=endpoints.take(where, host, ports.router_port),
+                pub=endpoints.take(where, host, ports.pub_port),
+                metrics=endpoints.take_optional(where, host, ports.metrics_port),
+                repl=endpoints.take_optional(where, host, ports.repl_port),
+            )
+        )
+    return tuple(instances)
 
 
 def _assets(raw: ConfigFile) -> dict[str, int]:

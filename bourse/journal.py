@@ -15,6 +15,9 @@ Invariants:
 - Recovery loads the newest intact snapshot and yields the entries after it; it stops at
   the first torn or corrupt frame, truncates the journal there (later segments are set
   aside as ``.damaged``) and logs how many bytes it dropped.
+- A standby's journal is the leader's, record for record: ``commit`` returns the frames
+  it wrote (to stream), ``append_framed`` takes such frames whole (checking every
+  frame), and ``install`` starts the journal afresh from a leader's state at an index.
 """
 
 from __future__ import annotations
@@ -128,20 +131,59 @@ class Journal:
     def append(self, payload: bytes) -> None:
         self._buffer.append(frame(payload))
 
-    def commit(self, sync: bool = True) -> None:
+    def commit(self, sync: bool = True) -> tuple[int, int, bytes] | None:
+        """Write the buffered entries (and make them durable, with ``sync``); the index of
+        the first, their count and their frames, or None when there were none."""
+        written_batch = None
         if self._buffer:
-            assert self._file is not None, "recover() opens the journal"
             data = b"".join(self._buffer)
+            written_batch = (self.next_index, len(self._buffer), data)
             self.next_index += len(self._buffer)
             self._buffer.clear()
-            written = os.write(self._file, data)
-            while written < len(data):
-                written += os.write(self._file, data[written:])
-            self._unsynced = True
+            self._write(data)
         if sync and self._unsynced and self.fsync:
             assert self._file is not None
             os.fdatasync(self._file)
             self._unsynced = False
+        return written_batch
+
+    def _write(self, data: bytes) -> None:
+        assert self._file is not None, "recover() opens the journal"
+        written = os.write(self._file, data)
+        while written < len(data):
+            written += os.write(self._file, data[written:])
+        self._unsynced = True
+
+    def append_framed(self, index: int, count: int, data: bytes, sync: bool) -> list[bytes]:
+        """Write ``count`` framed entries that another journal wrote at ``index`` (which
+        must be this journal's next); their payloads.  Raises ValueError, writing
+        nothing, when the frames are not exactly ``count`` intact ones."""
+        if index != self.next_index or self._buffer:
+            raise ValueError(f"entries at {index} do not follow {self.next_index}")
+        payloads, end = read_frames(data)
+        if len(payloads) != count or end != len(data):
+            raise ValueError(f"expected {count} intact frames at {index}")
+        self._write(data)
+        self.next_index += count
+        self.commit(sync)
+        return payloads
+
+    def install(self, index: int, state: bytes) -> None:
+        """Start afresh from ``state``, the state after another journal's entries before
+        ``index``: a snapshot at ``index``, and every older segment and snapshot gone."""
+        self._buffer.clear()
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
+        for _, path in self._segments():
+            path.unlink()
+        self.write_snapshot(index, state)
+        for covered, path in self._snapshots():
+            if covered != index:
+                _drop_snapshot(path)
+        self._open_segment(index)
+        self.next_index = index
+        self._unsynced = False
 
     def snapshot(self, state: bytes) -> None:
         """Write a snapshot of the state after every committed entry, then drop what it
@@ -182,7 +224,7 @@ class Journal:
             if start < index:
                 path.unlink()
         for _, path in sorted(self._snapshots())[:-KEEP_SNAPSHOTS]:
-            path.unlink()
+            _drop_snapshot(path)
 
     def close(self) -> None:
         self.commit()
@@ -203,3 +245,8 @@ class Journal:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def _drop_snapshot(path: Path) -> None:
+    path.unlink()
+    path.with_suffix(".sha256").unlink(missing_ok=True)  # its state hash, if one was noted

@@ -2,8 +2,9 @@
 
 Invariants:
 - A process is named once, here: ``engine-<MARKET>``, ``accounts-<k>``, ``gateway``,
-  ``feed``, and ``operator`` for the operator's tools.  A process's key files and the
-  ``User-Id`` its handshake proves carry this name.
+  ``feed``, and ``operator`` for the operator's tools; the standby of an engine or a
+  shard is ``<its name>_standby`` and plays the same role (either may lead the pair).
+  A process's key files and the ``User-Id`` its handshake proves carry its name.
 - A name parses back to exactly one :class:`Peer`; anything else is no peer at all.
 - ``DOMAINS`` says which kinds of process may connect to each kind of listening socket
   (the socket's ZAP domain); an actor then checks each message against the sender's role.
@@ -11,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 from typing import Literal, NamedTuple
 
 PeerKind = Literal["engine", "accounts", "gateway", "feed", "operator"]
@@ -23,6 +25,7 @@ FEED = "feed"
 OPERATOR = "operator"
 ENGINE_PREFIX = "engine-"
 ACCOUNTS_PREFIX = "accounts-"
+STANDBY_SUFFIX = "_standby"
 
 
 class Peer(NamedTuple):
@@ -34,6 +37,11 @@ class Peer(NamedTuple):
 _SINGLE = {GATEWAY: Peer("gateway"), FEED: Peer("feed"), OPERATOR: Peer("operator")}
 
 
+def standby_name(process: str) -> str:
+    """The standby instance of an engine or shard: the same role, a key of its own."""
+    return f"{process}{STANDBY_SUFFIX}"
+
+
 def engine_name(market: str) -> str:
     return f"{ENGINE_PREFIX}{market}"
 
@@ -42,11 +50,14 @@ def shard_name(shard: int) -> str:
     return f"{ACCOUNTS_PREFIX}{shard}"
 
 
+@functools.lru_cache(maxsize=1024)
 def peer_of(name: str) -> Peer | None:
-    """The peer a process name stands for; None for a name that is none of ours."""
+    """The peer a process name stands for; None for a name that is none of ours.  A
+    standby stands for the same peer as its primary: either may lead the pair."""
     single = _SINGLE.get(name)
     if single is not None:
         return single
+    name = name.removesuffix(STANDBY_SUFFIX)
     if name.startswith(ENGINE_PREFIX) and len(name) > len(ENGINE_PREFIX):
         return Peer("engine", market=name[len(ENGINE_PREFIX) :])
     number = name[len(ACCOUNTS_PREFIX) :]
@@ -64,6 +75,10 @@ ENGINE_PUB = "engine-pub"
 ACCOUNTS_ROUTER = "accounts-router"
 ACCOUNTS_PUB = "accounts-pub"
 FEED_ROUTER = "feed-router"
+# Where a leader streams its journal to the other instance of its pair (which instance
+# may follow is checked per message: only the pair's own).
+ENGINE_REPL = "engine-repl"
+ACCOUNTS_REPL = "accounts-repl"
 
 DOMAINS: dict[str, frozenset[PeerKind]] = {
     # shards place orders, the gateway halts markets and reads depth, the feed fetches
@@ -74,12 +89,17 @@ DOMAINS: dict[str, frozenset[PeerKind]] = {
     # users' private events: only the feed relays them, to the users they belong to
     ACCOUNTS_PUB: frozenset(("feed",)),
     FEED_ROUTER: frozenset(("gateway", "operator")),
+    ENGINE_REPL: frozenset(("engine",)),
+    ACCOUNTS_REPL: frozenset(("accounts",)),
 }
 
 
 def is_sender(sender: str, process: str) -> bool:
-    """Whether a message whose handshake proved ``sender`` comes from ``process``."""
-    return sender in (process, ANYONE)
+    """Whether a message whose handshake proved ``sender`` comes from ``process`` (or from
+    its standby, which may lead in its place)."""
+    return sender in (process, ANYONE) or (
+        sender.removesuffix(STANDBY_SUFFIX) == process and peer_of(process) is not None
+    )
 
 
 def sent_by(sender: str, *kinds: PeerKind) -> bool:

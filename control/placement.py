@@ -10,14 +10,11 @@ from transport.keys import public_path, secret_path
 def processes_by_host(config: Config) -> dict[str, list[tuple[str, str]]]:
     """host name -> [(process name, endpoints)] in start order (engines, shards, rest)."""
     placed: dict[str, list[tuple[str, str]]] = {host: [] for host in config.raw.hosts}
-    for engine in config.engines.values():
-        placed[engine.router.host].append(
-            (engine.name, f"router {engine.router.connect}  pub {engine.pub.connect}")
-        )
-    for shard in config.shards:
-        placed[shard.router.host].append(
-            (shard.name, f"router {shard.router.connect}  pub {shard.pub.connect}")
-        )
+    for instance in config.actor_instances():
+        endpoints = f"router {instance.router.connect}  pub {instance.pub.connect}"
+        if instance.repl is not None:
+            endpoints += f"  repl {instance.repl.connect}"
+        placed[instance.host].append((instance.name, endpoints))
     placed[config.gateway.host].append(
         ("gateway", f"http://{config.gateway.address}:{config.gateway.port}")
     )

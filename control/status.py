@@ -19,12 +19,11 @@ TIMEOUT_S = 1.0
 def ask(
     context: zmq.Context[Any],
     security: BusSecurity,
-    endpoint: str,
-    server: str,
+    servers: list[tuple[str, str]],
     message: object,
     reply_type: Any,
 ) -> Any:
-    client = BlockingClient(context, endpoint, server, security)
+    client = BlockingClient(context, servers, security)
     try:
         return client.ask(message, reply_type, TIMEOUT_S)
     finally:
@@ -37,9 +36,7 @@ def print_status(config: Config) -> int:
     rows = [("process", "endpoint", "state", "details")]
     down = 0
     for market, engine in config.engines.items():
-        reply = ask(
-            context, security, engine.router.connect, engine.name, StatusQuery(), EngineOutbound
-        )
+        reply = ask(context, security, engine.routers, StatusQuery(), EngineOutbound)
         if isinstance(reply, EngineStatus):
             detail = (
                 f"seq {reply.seq}, {reply.open_orders} open orders, "
@@ -51,7 +48,7 @@ def print_status(config: Config) -> int:
             down += 1
             rows.append((engine.name, engine.router.connect, "DOWN", f"no answer ({market})"))
     for shard in config.shards:
-        reply = ask(context, security, shard.router.connect, shard.name, GetStatus(), AccountsReply)
+        reply = ask(context, security, shard.routers, GetStatus(), AccountsReply)
         if isinstance(reply, ShardStatus):
             detail = (
                 f"{reply.users} users, {reply.open_orders} open orders, "

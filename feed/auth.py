@@ -26,7 +26,7 @@ class Authenticator:
     def __init__(self, context: zmq.asyncio.Context, config: Config, security: BusSecurity) -> None:
         timeout_s = config.exchange.request_timeout_ms / 1000
         self._shards = [
-            DealerClient(context, shard.router.connect, shard.name, timeout_s, security)
+            DealerClient(context, shard.routers, shard.name, timeout_s, security)
             for shard in config.shards
         ]
 

@@ -94,11 +94,10 @@ class BookUpstream:
             topic = book_topic(name)
             self._topics[topic] = markets[name]
             self._sub.setsockopt(zmq.SUBSCRIBE, topic)
-            security.connect(self._sub, engine.pub.connect, engine.name)
+            for endpoint, process in engine.pubs:  # only the leader publishes
+                security.connect(self._sub, endpoint, process)
         self._engines = {
-            name: DealerClient(
-                context, engine.router.connect, engine.name, self._timeout_s, security
-            )
+            name: DealerClient(context, engine.routers, engine.name, self._timeout_s, security)
             for name, engine in config.engines.items()
         }
         self._gaps = GapDetector()
@@ -224,7 +223,8 @@ class PrivateUpstream:
         self._config = config
         self._sub = _sub_socket(context)
         for shard in config.shards:
-            security.connect(self._sub, shard.pub.connect, shard.name)
+            for endpoint, process in shard.pubs:
+                security.connect(self._sub, endpoint, process)
         self._decode = msgspec.msgpack.Decoder(PrivateEvent).decode
         self._users: set[str] = set()
 

@@ -54,17 +54,15 @@ class Actors:
         self.security = security = gateway_security(config)
         timeout_s = self.timeout_s
         self.shards = [
-            DealerClient(self.context, shard.router.connect, shard.name, timeout_s, security)
+            DealerClient(self.context, shard.routers, shard.name, timeout_s, security)
             for shard in config.shards
         ]
         self.engines = {
-            market: DealerClient(
-                self.context, engine.router.connect, engine.name, timeout_s, security
-            )
+            market: DealerClient(self.context, engine.routers, engine.name, timeout_s, security)
             for market, engine in config.engines.items()
         }
         self.feed = DealerClient(
-            self.context, config.feed_router.connect, FEED, timeout_s, security
+            self.context, [(config.feed_router.connect, FEED)], FEED, timeout_s, security
         )
         self._keys: asyncio.Task[None] | None = None
         self._encoder = msgspec.msgpack.Encoder()

@@ -143,8 +143,13 @@ class Cluster:
         return process
 
     def start_engine(self, market: str) -> None:
+        """Start an engine and wait until it answers and every running shard reaches it
+        again (until then a shard refuses that market's orders with 503)."""
         self.start(f"engine-{market}", "engine", "--market", market)
         self.wait_engine(market)
+        for shard in range(len(self.config.shards)):
+            if f"accounts-{shard}" in self.processes:
+                self.wait_shard(shard)
 
     def start_shard(self, shard: int) -> None:
         self.start(f"accounts-{shard}", "accounts", "--shard", str(shard))
@@ -172,7 +177,7 @@ class Cluster:
 
     def client(self, target: str, endpoint: str, speaking_as: str) -> BlockingClient:
         """A blocking client of the process ``target`` at ``endpoint``."""
-        return BlockingClient(self.context, endpoint, target, self.security(speaking_as))
+        return BlockingClient(self.context, [(endpoint, target)], self.security(speaking_as))
 
     def engine_client(self, market: str, speaking_as: str = OPERATOR) -> BlockingClient:
         engine = self.config.engines[market]

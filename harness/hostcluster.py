@@ -160,7 +160,7 @@ class HostCluster:
         return BusSecurity(self.operator_keys, process, admits, [])
 
     def client(self, target: str, endpoint: str, speaking_as: str) -> BlockingClient:
-        return BlockingClient(self.context, endpoint, target, self.security(speaking_as))
+        return BlockingClient(self.context, [(endpoint, target)], self.security(speaking_as))
 
     def api(self) -> httpx.Client:
         gateway = self.config.gateway

@@ -24,13 +24,15 @@ from transport.security import BusSecurity
 
 class BlockingClient:
     def __init__(
-        self, context: zmq.Context[Any], endpoint: str, server: str, security: BusSecurity
+        self, context: zmq.Context[Any], servers: list[tuple[str, str]], security: BusSecurity
     ) -> None:
+        """A client dialing each of ``servers`` (endpoint and process name)."""
         self._socket: zmq.Socket[bytes] = context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
         keep_alive(self._socket)
-        security.connect(self._socket, endpoint, server)
+        for endpoint, server in servers:
+            security.connect(self._socket, endpoint, server)
         self._rid = 0
         self._encoder = msgspec.msgpack.Encoder()
 

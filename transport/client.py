@@ -62,14 +62,14 @@ class DealerClient:
     def __init__(
         self,
         context: zmq.Context[Any],
-        endpoint: str,
+        servers: list[tuple[str, str]],
         name: str,
         timeout_s: float,
         security: BusSecurity,
     ) -> None:
-        """A client of the process ``name`` (bourse/peers.py) listening at ``endpoint``."""
+        """A client of ``name`` (bourse/peers.py), dialing each of ``servers`` (endpoint
+        and process: the instances of a pair, of which only the leader listens)."""
         self.name = name
-        self.endpoint = endpoint
         self.timeout_s = timeout_s
         socket: zmq.Socket[bytes] = zmq.Socket(context, zmq.DEALER)
         socket.setsockopt(zmq.LINGER, 0)
@@ -78,7 +78,8 @@ class DealerClient:
         socket.setsockopt(zmq.RCVHWM, 100_000)
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
         keep_alive(socket)
-        security.connect(socket, endpoint, name)
+        for endpoint, process in servers:
+            security.connect(socket, endpoint, process)
         self._socket = socket
         self._fd = cast(int, socket.getsockopt(zmq.FD))
         self._ids = itertools.count(1)

@@ -229,8 +229,12 @@ class Runtime:
         self._add_input(name, socket)
         self._routers.add(name)
 
-    def connect_dealer(self, name: str, endpoint: str, server: str, identity: bytes) -> None:
-        """A DEALER to the process named ``server``, addressed by ``identity``."""
+    def connect_dealer(
+        self, name: str, servers: list[tuple[str, str]], role: str, identity: bytes
+    ) -> None:
+        """A DEALER to ``servers`` (endpoint and process name: the instances of one pair,
+        of which only the leader listens), addressed by ``identity``; what comes back is
+        from ``role``, the pair's name."""
         socket = self.context.socket(zmq.DEALER)
         socket.setsockopt(zmq.LINGER, 0)
         socket.setsockopt(zmq.IDENTITY, identity)
@@ -239,9 +243,10 @@ class Runtime:
         socket.setsockopt(zmq.RCVHWM, ROUTER_HWM)
         socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
         keep_alive(socket)
-        self.security.connect(socket, endpoint, server)
+        for endpoint, server in servers:
+            self.security.connect(socket, endpoint, server)
         self._add_input(name, socket)
-        self._servers[name] = server
+        self._servers[name] = role
         self._up[name] = False
 
     def bind_pub(
@@ -358,6 +363,23 @@ class Runtime:
             metrics.batch_size.observe(len(batch))
             metrics.turn_seconds.observe(applied - started)
             metrics.commit_seconds.observe(committed - applied)
+
+    def socket(self, name: str) -> zmq.Socket[bytes]:
+        """The socket ``name``, for an actor that must send or wait outside a turn's
+        outbox (a leader streaming its journal, waiting for the acknowledgement)."""
+        return self._inputs[name]
+
+    def read_now(self, name: str) -> list[Inbound]:
+        """Every message waiting on the ROUTER ``name``, as a turn would read them."""
+        socket = self._inputs[name]
+        secured = self.security.enabled
+        read: list[Inbound] = []
+        while True:
+            try:
+                frames, first = recv_message_nowait(socket)
+            except zmq.Again:
+                return read
+            _parse_request(name, frames, sender_of(first) if secured else ANYONE, first, read)
 
     def is_up(self, name: str) -> bool:
         """Whether the peer of the DEALER ``name`` was connected at this turn's start."""

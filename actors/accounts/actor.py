@@ -55,10 +55,12 @@ from actors.accounts.protocol import (
 from actors.accounts.shard import LedgerOutput
 from actors.durable import DurableActor
 from actors.engine.protocol import EngineOutbound, Report, Sync, shard_identity
+from actors.pair import Pair, pair_of
 from bourse.config import Config
 from bourse.metrics import ActorMetrics
 from bourse.peers import (
     ACCOUNTS_PUB,
+    ACCOUNTS_REPL,
     ACCOUNTS_ROUTER,
     engine_name,
     is_sender,
@@ -83,23 +85,26 @@ def engine_socket(market: str) -> str:
 
 
 class AccountsActor(DurableActor):
-    def __init__(self, config: Config, shard: int) -> None:
-        self.name = f"accounts-{shard}"
+    def __init__(self, config: Config, shard: int, instance: int = 0) -> None:
         self.config = config
         self.process = config.shards[shard]
-        self.metrics_endpoint = self.process.metrics
+        self.instance = self.process.instances[instance]
+        self.name = self.instance.name
+        self.metrics_endpoint = self.instance.metrics
         self.ledger = _quiet(Ledger(config, shard))
         self._requests = msgspec.msgpack.Decoder(AccountsRequest)
         self._reports = msgspec.msgpack.Decoder(EngineOutbound)
         self._encoder = msgspec.msgpack.Encoder()
         self._last_sync = 0
 
-    def setup(self, runtime: Runtime) -> None:
-        self.open_journal(self.config)
-        runtime.bind_router(ROUTER, ACCOUNTS_ROUTER, *self.process.router.binds)
+    def make_pair(self) -> Pair | None:
+        return pair_of(self, self.process.instances, self.instance, ACCOUNTS_REPL)
+
+    def serve(self, runtime: Runtime) -> None:
+        runtime.bind_router(ROUTER, ACCOUNTS_ROUTER, *self.instance.router.binds)
         publisher = runtime.bind_pub(
             ACCOUNTS_PUB,
-            *self.process.pub.binds,
+            *self.instance.pub.binds,
             max_topic=MAX_TOPIC,
             max_subscriptions=MAX_SUBSCRIPTIONS,
             learn_subscriptions=True,
@@ -108,12 +113,11 @@ class AccountsActor(DurableActor):
         self.ledger.changes.anyone_listening = publisher.has_subscribers
         identity = shard_identity(self.ledger.shard)
         for market, engine in self.config.engines.items():
-            runtime.connect_dealer(
-                engine_socket(market), engine.router.connect, engine.name, identity
-            )
+            # Every instance of the engine: only its leader listens.
+            runtime.connect_dealer(engine_socket(market), engine.routers, engine.name, identity)
         log.info("accounts shard ready", extra={"fields": {"shard": self.ledger.shard}})
 
-    def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
+    def on_messages(self, batch: list[Inbound], now: int, out: Outbox) -> None:
         produced = LedgerOutput()
         traces: list[bytes] = []  # the request id behind each engine request produced
         debug = log.isEnabledFor(logging.DEBUG)
@@ -128,7 +132,7 @@ class AccountsActor(DurableActor):
         self._send(produced, traces, out)
         self._maybe_sync(now, out)
 
-    def on_idle(self, now: int, out: Outbox) -> None:
+    def on_quiet(self, now: int, out: Outbox) -> None:
         self._maybe_sync(now, out)
 
     def must_sync(self, out: Outbox) -> bool:

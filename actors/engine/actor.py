@@ -51,10 +51,11 @@ from actors.engine.protocol import (
     trade_topic,
 )
 from actors.link import Link, LinkState
+from actors.pair import Pair, pair_of
 from bourse.config import Config
 from bourse.ids import USER_SHIFT
 from bourse.metrics import ActorMetrics
-from bourse.peers import ENGINE_PUB, ENGINE_ROUTER, GATEWAY, is_sender, shard_name
+from bourse.peers import ENGINE_PUB, ENGINE_REPL, ENGINE_ROUTER, GATEWAY, is_sender, shard_name
 from transport.runtime import Inbound, Outbox, Runtime
 
 log = logging.getLogger("engine")
@@ -71,11 +72,12 @@ class EngineActorState(msgspec.Struct, frozen=True):
 
 
 class EngineActor(DurableActor):
-    def __init__(self, config: Config, market: str) -> None:
-        self.name = f"engine-{market}"
+    def __init__(self, config: Config, market: str, instance: int = 0) -> None:
         self.config = config
         self.process = config.engines[market]
-        self.metrics_endpoint = self.process.metrics
+        self.instance = self.process.instances[instance]
+        self.name = self.instance.name
+        self.metrics_endpoint = self.instance.metrics
         rules = config.markets[market]
         self.engine = MatchingEngine(market, rules.tick, rules.lot, rules.base_scale)
         self.shard_count = len(config.shards)
@@ -89,19 +91,21 @@ class EngineActor(DurableActor):
         # Replay rebuilds state only: nothing is published or encoded for sending.
         self._replaying = False
 
-    def setup(self, runtime: Runtime) -> None:
-        self.open_journal(self.config)
-        runtime.bind_router(ROUTER, ENGINE_ROUTER, *self.process.router.binds)
+    def make_pair(self) -> Pair | None:
+        return pair_of(self, self.process.instances, self.instance, ENGINE_REPL)
+
+    def serve(self, runtime: Runtime) -> None:
+        runtime.bind_router(ROUTER, ENGINE_ROUTER, *self.instance.router.binds)
         market = self.engine.market
         runtime.bind_pub(
             ENGINE_PUB,
-            *self.process.pub.binds,
+            *self.instance.pub.binds,
             max_topic=max(len(book_topic(market)), len(trade_topic(market))),
             max_subscriptions=MAX_SUBSCRIPTIONS,
         )
         log.info("engine ready", extra={"fields": {"market": self.engine.market}})
 
-    def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
+    def on_messages(self, batch: list[Inbound], now: int, out: Outbox) -> None:
         if log.isEnabledFor(logging.DEBUG):
             for message in batch:
                 log.debug(

@@ -330,7 +330,7 @@ class Trader:
                 client.close()
         self.context = zmq.asyncio.Context()
         self.shards = [
-            DealerClient(self.context, s.router.connect, s.name, 5.0, c.security(GATEWAY))
+            DealerClient(self.context, s.routers, s.name, 5.0, c.security(GATEWAY))
             for s in c.config.shards
         ]
         self.open_orders: list[tuple[Account, int]] = []

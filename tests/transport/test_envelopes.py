@@ -83,7 +83,7 @@ def test_requests_made_together_leave_together_and_are_all_answered(actors: Clus
 
     async def run() -> list[AccountsReply]:
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        client = DealerClient(context, shard.router.connect, shard.name, 5.0, security)
+        client = DealerClient(context, shard.routers, shard.name, 5.0, security)
         try:
             await connected(client)
             bodies = await asyncio.gather(
@@ -137,7 +137,8 @@ def test_a_request_whose_client_closes_before_it_leaves_fails_cleanly() -> None:
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         (port,) = free_ports(1)
         security = BusSecurity(Path("."), "gateway", admits, [], enabled=False)
-        client = DealerClient(context, f"tcp://127.0.0.1:{port}", "nobody", 5.0, security)
+        nobody = [(f"tcp://127.0.0.1:{port}", "nobody")]
+        client = DealerClient(context, nobody, "nobody", 5.0, security)
         try:
             pending = loop.create_task(client.request(encode(GetStatus())))
             await asyncio.sleep(0)  # a yield: the request is made, its send not yet run

@@ -27,7 +27,8 @@ def test_a_flooded_router_does_not_starve_a_dealer() -> None:
         engine = context.socket(zmq.ROUTER)
         engine.bind("inproc://engine")
         runtime.bind_router("router", "accounts-router", "inproc://shard")
-        runtime.connect_dealer("engine", "inproc://engine", "engine-BTC-USDT", b"accounts-0")
+        servers = [("inproc://engine", "engine-BTC-USDT")]
+        runtime.connect_dealer("engine", servers, "engine-BTC-USDT", b"accounts-0")
         client = context.socket(zmq.DEALER)
         client.connect("inproc://shard")
         for rid in range(1, 2 * MAX_BATCH + 1):
