@@ -8,55 +8,128 @@ Invariants (checked by tests/engine after every command of long random streams):
   a seller.  A buy sized in quote never spends more than its ``quote_qty``.
 - Sequence numbers: ``seq`` grows by one for each public event (Trade, LevelChanged);
   ``trade_id`` by one for each trade.  Nothing here reads a clock, draws a random number
-  or touches I/O: the same commands give the same events and the same state hash.
+  or touches I/O: time comes in as the ``now`` given to :meth:`MatchingEngine.apply`
+  beside each command (the time the actor stamped on its turn) and never goes back, so
+  the same commands at the same times give the same events and the same state hash.
 - Every command gets an answer: a placed order gets Accepted (then trades, and Done or a
-  resting LevelChanged) or Rejected; a cancel gets Done or Rejected.
-- A halted market refuses new orders and any amend that would re-queue (it could trade);
-  cancels, cancel-all and amends that only reduce a quantity still work.
+  resting LevelChanged, or nothing more while it waits untriggered) or Rejected; a
+  cancel gets Done or Rejected.
+- After ``apply(command, now)`` no order (resting or untriggered) has ``expire_time <=
+  now``, and no untriggered order's condition holds against ``last_price``.
+- An OCO list is live exactly while both its legs are live and untouched.
 
-Event order for one command: Accepted, or Amended followed by the LevelChanged that takes
-the order out of its old level; then level by level in priority order, for each maker met
+Market statuses (``SetStatus``; ``Halt`` and ``Resume`` are ``halted`` and ``trading``):
+- ``trading``: everything below.
+- ``halted``: new orders, lists and amends that would re-queue are refused
+  MARKET_HALTED; cancels, cancel-all, list cancels and amends that only reduce a
+  quantity still work.  ``cancel_only``: the same, refused MARKET_CANCEL_ONLY.
+- ``post_only``: whatever would take now is refused POST_ONLY_WOULD_TAKE: a limit
+  order, a list's limit leg or a re-queueing amend that crosses, and any market order.
+  What does not cross rests (or, IOC and FOK, expires untraded); conditional orders are
+  accepted and wait.
+- Expiry runs under every status.  Only a trade triggers an order, and only ``trading``
+  lets anything trade, so under the other statuses untriggered orders wait; the first
+  trades after trading resumes trigger whatever they cross.  A triggered order is
+  therefore always matched under the rules of ``trading``.
+
+Conditional orders (``stop_*``, ``take_profit_*``; see stops.py for which way each one
+triggers) wait outside the book: no level, no depth, no LevelChanged.  One refused at
+placement because its condition already holds against ``last_price`` gets
+WOULD_TRIGGER_IMMEDIATELY; before the market's first trade nothing triggers.  Amending
+one, or a leg of a live list, is refused ORDER_NOT_AMENDABLE.
+
+Trigger order.  A taker's sweep moves the last price along a path: from the previous
+last price to the sweep's first trade price, then on to its last trade price, always the
+same way (a buy sweeps up the asks, a sell down the bids).  Only when the sweep has
+finished (the taker rests or is done), the orders whose stops the path crossed trigger,
+in the order the path crossed them: closest to the previous last price first, and by
+arrival within one stop price.  For a buy sweep that is the falls at or above its first
+price (highest stop first), then the rises at or below its last price (lowest first); a
+sell sweep the mirror: the rises at or below its first price, then the falls at or above
+its last price.  (No untriggered order's condition holds against the previous last
+price, so this is exactly the path's order; before the first trade the same rule
+defines it.)  Each gets Triggered, and then each is matched in that order as the limit or
+market order it names, without a new Accepted; its own sweep may trigger more, matched
+after those already waiting.  The cascade ends because an order triggers once.
+
+GTD orders expire when ``now`` reaches their ``expire_time`` (which must be after the
+time they are placed at): before a command is applied, every order due at its ``now``
+expires, soonest first, then by order id; ``Tick`` applies nothing else.
+
+OCO lists (``PlaceList``): a limit leg and a stop leg (stop-limit or stop-market), one
+user, one side, one time in force (GTC or GTD, with one expiry).  The first thing that
+happens to either leg ends the list: a trade of the limit leg (even partial, as maker or
+taker), the trigger of the stop leg, a cancel of either (or ``CancelList``) or
+self-trade prevention: the other leg gets Done "cancelled"; an expiry expires both.
+A list whose stop leg would trigger at once is refused whole (WOULD_TRIGGER_IMMEDIATELY);
+its limit leg may take at once, which ends the list.
+
+Event order for one command: first the expiries due at its ``now`` (each Done
+"expired", then the LevelChanged when it rested, then its list's other leg); then
+Accepted (both legs' for a list), or Amended followed by the LevelChanged that takes the
+order out of its old level; then level by level in priority order, for each maker met
 its Trade (or its Done "expired" when self-trade prevention removes it) and its Done
-"filled" once empty, then that level's LevelChanged; last the taker's own Done or its
-resting LevelChanged.  A buy sized in quote ends with Done "filled" when it spent some of
-its budget and what is left cannot pay for another lot, else Done "expired"; its
-``remaining`` is 0 either way.
+"filled" once empty, then that level's LevelChanged; then the taker's own Done or its
+resting LevelChanged.  When the sweep traded, then come the lists it ended (their other
+legs' Done, in the order the sweep touched them), the Triggered of each order it
+triggered (each followed by the cancel of its list's limit leg), and last the triggered
+orders' own sweeps, each laid out the same way.  A buy sized in quote ends with Done
+"filled" when it spent some of its budget and what is left cannot pay for another lot,
+else Done "expired"; its ``remaining`` is 0 either way.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Final
 
 import msgspec
 
 from actors.engine.book import BookSide, Level, RestingOrder
+from actors.engine.expiry import ExpiryIndex
 from actors.engine.messages import (
     AMEND_BELOW_FILLED,
     DUPLICATE_ORDER_ID,
     INVALID_ORDER,
+    MARKET_CANCEL_ONLY,
     MARKET_HALTED,
+    NOT_AMENDABLE,
     POST_ONLY_WOULD_TAKE,
     UNKNOWN_ORDER,
+    WOULD_TRIGGER_IMMEDIATELY,
     Accepted,
     Amend,
     Amended,
     Cancel,
     CancelAll,
+    CancelList,
     Command,
     Done,
     DoneStatus,
     Event,
     Halt,
     LevelChanged,
+    MarketStatus,
     Place,
+    PlaceList,
     Rejected,
+    RejectReason,
     Resume,
     SelfTradePrevention,
+    SetStatus,
     Side,
+    Tick,
     Trade,
+    Triggered,
 )
+from actors.engine.stops import TWIN, StopBook, would_trigger
 
 _NO_LIMIT_BUY = 2**63  # a market buy without a worst price accepts any price
+# What a status that takes no new orders answers them.
+_REFUSED: Final[dict[str, RejectReason]] = {
+    "halted": MARKET_HALTED,
+    "cancel_only": MARKET_CANCEL_ONLY,
+}
 
 
 class SnapshotOrder(msgspec.Struct, frozen=True, gc=False, array_like=True):
@@ -68,20 +141,46 @@ class SnapshotOrder(msgspec.Struct, frozen=True, gc=False, array_like=True):
     remaining: int
     post_only: bool
     stp: SelfTradePrevention
+    expire_time: int = 0
+
+
+class OcoList(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """A live OCO list: the ids of its limit leg and of its stop leg."""
+
+    list_id: int
+    user_id: int
+    limit_id: int
+    stop_id: int
 
 
 class EngineSnapshot(msgspec.Struct, frozen=True, gc=False):
-    """The whole state; orders listed bids then asks, best price first, oldest first."""
+    """The whole state; orders listed bids then asks, best price first, oldest first;
+    untriggered orders in trigger order (rises, then falls); lists by id.  ``status`` is
+    None only in a snapshot older than statuses, whose ``halted`` then says it."""
 
     market: str
     seq: int
     trade_id: int
     halted: bool
     orders: list[SnapshotOrder]
+    status: MarketStatus | None = None
+    now: int = 0
+    last_price: int = 0
+    untriggered: list[Place] = []
+    lists: list[OcoList] = []
 
 
 _snapshot_encoder = msgspec.msgpack.Encoder()
 _snapshot_decoder = msgspec.msgpack.Decoder(EngineSnapshot)
+
+
+def _limit_of(cmd: Place) -> int:
+    """The worst price ``cmd`` may trade at (a limit or market order)."""
+    if cmd.type == "limit":
+        return cmd.price
+    if cmd.side == "buy":
+        return cmd.price or _NO_LIMIT_BUY
+    return 0
 
 
 class MatchingEngine:
@@ -95,90 +194,149 @@ class MatchingEngine:
         self.orders: dict[int, RestingOrder] = {}
         self.seq = 0
         self.trade_id = 0
-        self.halted = False
+        self.status: MarketStatus = "trading"
+        self.now = 0
+        self.last_price = 0  # 0: no trade yet
+        self.stops = StopBook()
+        self.expiry = ExpiryIndex()
+        self.lists: dict[int, OcoList] = {}
+        self._legs: dict[int, OcoList] = {}  # order id of each leg of a live list
+        # Orders triggered during the current command, waiting to be matched in order.
+        self._triggered: list[Place] = []
+
+    @property
+    def halted(self) -> bool:
+        return self.status == "halted"
+
+    def next_expiry(self) -> int | None:
+        """When the next GTD order expires, or None."""
+        first = self.expiry.first()
+        return None if first is None else first[0]
 
     # --- commands -----------------------------------------------------------------------
 
-    def apply(self, command: Command) -> list[Event]:
+    def apply(self, command: Command, now: int = 0) -> list[Event]:
+        """Apply ``command`` at time ``now``: the orders due by then expire first.  An
+        earlier ``now`` than the last one (or none) leaves the time as it is."""
+        expired: list[Event] | None = None
+        if now > self.now:
+            self.now = now
+            first = self.expiry.first()
+            if first is not None and first[0] <= now:
+                expired = self._expire(now)
         # Exact type tests, most frequent first: much cheaper than class patterns.
-        if type(command) is Place:
-            return self._place(command)
-        if type(command) is Cancel:
-            return self._cancel(command)
-        if type(command) is Amend:
-            return self._amend(command)
-        if type(command) is CancelAll:
-            return self._cancel_all(command)
-        if type(command) is Halt:
-            self.halted = True
-            return []
-        if type(command) is Resume:
-            self.halted = False
-            return []
-        raise TypeError(f"not an engine command: {command!r}")
+        kind = type(command)
+        if kind is Place:
+            events = self._place(command)  # type: ignore[arg-type]
+        elif kind is Cancel:
+            events = self._cancel(command)  # type: ignore[arg-type]
+        elif kind is Amend:
+            events = self._amend(command)  # type: ignore[arg-type]
+        elif kind is CancelAll:
+            events = self._cancel_all(command)  # type: ignore[arg-type]
+        elif kind is PlaceList:
+            events = self._place_list(command)  # type: ignore[arg-type]
+        elif kind is CancelList:
+            events = self._cancel_list(command)  # type: ignore[arg-type]
+        elif kind is Tick:
+            events = []
+        elif kind is SetStatus:
+            self.status = command.status  # type: ignore[union-attr]
+            events = []
+        elif kind is Halt:
+            self.status = "halted"
+            events = []
+        elif kind is Resume:
+            self.status = "trading"
+            events = []
+        else:
+            raise TypeError(f"not an engine command: {command!r}")
+        if self._triggered:
+            self._match_triggered(events)
+        if expired:
+            expired += events
+            return expired
+        return events
 
     def _place(self, cmd: Place) -> list[Event]:
         order_id = cmd.order_id
         user_id = cmd.user_id
-        if self.halted:
-            return [Rejected(order_id, user_id, MARKET_HALTED)]
-        if order_id in self.orders:
+        status = self.status
+        if status != "trading" and status != "post_only":
+            return [Rejected(order_id, user_id, _REFUSED[status])]
+        if order_id in self.orders or order_id in self.stops.orders:
             return [Rejected(order_id, user_id, DUPLICATE_ORDER_ID)]
-        price = cmd.price
-        qty = cmd.qty
-        is_limit = cmd.type == "limit"
-        if is_limit:
-            invalid = (
-                price <= 0
-                or price % self.tick != 0
-                or qty <= 0
-                or qty % self.lot != 0
-                or cmd.quote_qty != 0
-                or (cmd.post_only and cmd.time_in_force != "GTC")
-            )
+        kind = cmd.type
+        if kind == "limit":
+            invalid = cmd.stop_price != 0 or self._invalid_limit(cmd)
+        elif kind == "market":
+            invalid = cmd.stop_price != 0 or self._invalid_market(cmd)
         else:
-            invalid = self._invalid_market(cmd)
+            return self._place_conditional(cmd)
         if invalid:
             return [Rejected(order_id, user_id, INVALID_ORDER)]
         side = cmd.side
         is_buy = side == "buy"
-        if is_limit:
-            limit = price
-        elif is_buy:
-            limit = price or _NO_LIMIT_BUY
-        else:
-            limit = 0
+        limit = _limit_of(cmd)
         top = (self.asks if is_buy else self.bids).top
         if top is None or (top.price > limit if is_buy else top.price < limit):
-            if is_limit and cmd.time_in_force == "GTC":
-                # The common case: a passive order rests at once.
-                order = RestingOrder(
-                    order_id, user_id, side, price, qty, qty, cmd.post_only, cmd.stp
-                )
-                self.orders[order_id] = order
-                level = (self.bids if is_buy else self.asks).append(order)
-                self.seq += 1
-                return [
-                    Accepted(order_id, user_id),
-                    LevelChanged(self.seq, side, price, level.total),
-                ]
-            return [Accepted(order_id, user_id), Done(order_id, user_id, "expired", qty)]
-        if cmd.post_only:
+            if kind == "limit":
+                tif = cmd.time_in_force
+                if tif == "GTC" or tif == "GTD":
+                    # The common case: a passive order rests at once.
+                    price = cmd.price
+                    qty = cmd.qty
+                    expire_time = cmd.expire_time
+                    order = RestingOrder(
+                        order_id,
+                        user_id,
+                        side,
+                        price,
+                        qty,
+                        qty,
+                        cmd.post_only,
+                        cmd.stp,
+                        expire_time,
+                    )
+                    self.orders[order_id] = order
+                    level = (self.bids if is_buy else self.asks).append(order)
+                    if expire_time:
+                        self.expiry.add(expire_time, order_id)
+                    self.seq += 1
+                    return [
+                        Accepted(order_id, user_id),
+                        LevelChanged(self.seq, side, price, level.total),
+                    ]
+            elif status == "post_only":
+                return [Rejected(order_id, user_id, POST_ONLY_WOULD_TAKE)]
+            return [Accepted(order_id, user_id), Done(order_id, user_id, "expired", cmd.qty)]
+        if cmd.post_only or status == "post_only":
             return [Rejected(order_id, user_id, POST_ONLY_WOULD_TAKE)]
         events: list[Event] = [Accepted(order_id, user_id)]
-        if cmd.time_in_force == "FOK" and not self._can_fill(cmd, limit):
-            events.append(Done(order_id, user_id, "expired", cmd.qty))
-            return events
-        order = RestingOrder(
-            order_id, user_id, side, price, cmd.qty, cmd.qty, cmd.post_only, cmd.stp
-        )
-        rests = is_limit and cmd.time_in_force == "GTC"
-        self._take(order, limit, cmd.quote_qty, rests, events)
+        self._execute(cmd, limit, events)
         return events
 
+    def _invalid_limit(self, cmd: Place) -> bool:
+        """Whether ``cmd`` is not a valid limit order (its type aside)."""
+        price = cmd.price
+        qty = cmd.qty
+        tif = cmd.time_in_force
+        return (
+            price <= 0
+            or price % self.tick != 0
+            or qty <= 0
+            or qty % self.lot != 0
+            or cmd.quote_qty != 0
+            or (cmd.post_only and tif != "GTC" and tif != "GTD")
+            or (cmd.expire_time <= self.now if tif == "GTD" else cmd.expire_time != 0)
+        )
+
     def _invalid_market(self, cmd: Place) -> bool:
+        """Whether ``cmd`` is not a valid market order (its type aside)."""
         price = cmd.price
         if price < 0 or price % self.tick != 0 or cmd.post_only:
+            return True
+        if cmd.expire_time <= self.now if cmd.time_in_force == "GTD" else cmd.expire_time != 0:
             return True
         quote_qty = cmd.quote_qty
         if quote_qty != 0:
@@ -192,33 +350,136 @@ class MatchingEngine:
             )
         return cmd.qty <= 0 or cmd.qty % self.lot != 0
 
+    def _invalid_conditional(self, cmd: Place) -> bool:
+        """Whether ``cmd`` is not a valid conditional order: a stop price on the grid, and
+        valid as the order it becomes (which may not be post-only)."""
+        stop = cmd.stop_price
+        if stop <= 0 or stop % self.tick != 0 or cmd.post_only:
+            return True
+        if TWIN[cmd.type] == "limit":
+            return self._invalid_limit(cmd)
+        return self._invalid_market(cmd)
+
+    def _place_conditional(self, cmd: Place) -> list[Event]:
+        order_id = cmd.order_id
+        user_id = cmd.user_id
+        if self._invalid_conditional(cmd):
+            return [Rejected(order_id, user_id, INVALID_ORDER)]
+        if would_trigger(cmd, self.last_price):
+            return [Rejected(order_id, user_id, WOULD_TRIGGER_IMMEDIATELY)]
+        self._wait(cmd)
+        return [Accepted(order_id, user_id)]
+
+    def _wait(self, cmd: Place) -> None:
+        """Keep a conditional order untriggered."""
+        self.stops.add(cmd)
+        if cmd.expire_time:
+            self.expiry.add(cmd.expire_time, cmd.order_id)
+
+    def _place_list(self, cmd: PlaceList) -> list[Event]:
+        limit = cmd.limit
+        stop = cmd.stop
+
+        def refuse(reason: RejectReason) -> list[Event]:
+            return [
+                Rejected(limit.order_id, limit.user_id, reason),
+                Rejected(stop.order_id, stop.user_id, reason),
+            ]
+
+        status = self.status
+        if status != "trading" and status != "post_only":
+            return refuse(_REFUSED[status])
+        live = self.orders.keys() | self.stops.orders.keys()
+        if (
+            cmd.list_id in self.lists
+            or limit.order_id in live
+            or stop.order_id in live
+            or limit.order_id == stop.order_id
+        ):
+            return refuse(DUPLICATE_ORDER_ID)
+        if (
+            limit.type != "limit"
+            or (stop.type != "stop_limit" and stop.type != "stop_market")
+            or limit.user_id != stop.user_id
+            or limit.side != stop.side
+            or limit.time_in_force != stop.time_in_force
+            or (limit.time_in_force != "GTC" and limit.time_in_force != "GTD")
+            or limit.expire_time != stop.expire_time
+            or limit.stop_price != 0
+            or self._invalid_limit(limit)
+            or self._invalid_conditional(stop)
+        ):
+            return refuse(INVALID_ORDER)
+        if would_trigger(stop, self.last_price):
+            return refuse(WOULD_TRIGGER_IMMEDIATELY)
+        is_buy = limit.side == "buy"
+        top = (self.asks if is_buy else self.bids).top
+        crosses = top is not None and (
+            top.price <= limit.price if is_buy else top.price >= limit.price
+        )
+        if crosses and (limit.post_only or status == "post_only"):
+            return refuse(POST_ONLY_WOULD_TAKE)
+        events: list[Event] = [
+            Accepted(limit.order_id, limit.user_id),
+            Accepted(stop.order_id, stop.user_id),
+        ]
+        self._wait(stop)
+        oco = OcoList(cmd.list_id, limit.user_id, limit.order_id, stop.order_id)
+        self.lists[oco.list_id] = oco
+        self._legs[oco.limit_id] = self._legs[oco.stop_id] = oco
+        self._execute(limit, limit.price, events)
+        return events
+
     def _cancel(self, cmd: Cancel) -> list[Event]:
         order = self.orders.get(cmd.order_id)
         if order is None or order.user_id != cmd.user_id:
+            return self._cancel_untriggered(cmd)
+        events: list[Event] = []
+        self._remove_resting(order, "cancelled", events)
+        if self._legs:
+            self._end_list_of(order.order_id, "cancelled", events)
+        return events
+
+    def _cancel_untriggered(self, cmd: Cancel) -> list[Event]:
+        waiting = self.stops.orders.get(cmd.order_id)
+        if waiting is None or waiting.user_id != cmd.user_id:
             return [Rejected(cmd.order_id, cmd.user_id, UNKNOWN_ORDER)]
-        del self.orders[order.order_id]
-        side = order.side
-        level = (self.bids if side == "buy" else self.asks).remove(order)
-        self.seq = seq = self.seq + 1
-        return [
-            Done(order.order_id, order.user_id, "cancelled", order.remaining),
-            LevelChanged(seq, side, level.price, level.total),
-        ]
+        events: list[Event] = []
+        self._remove_untriggered(cmd.order_id, "cancelled", events)
+        if self._legs:
+            self._end_list_of(cmd.order_id, "cancelled", events)
+        return events
 
     def _cancel_all(self, cmd: CancelAll) -> list[Event]:
+        """Cancel the user's orders in order-id order (a list's other leg goes with the
+        first of its legs)."""
         user_id = cmd.user_id
-        mine = sorted(o.order_id for o in self.orders.values() if o.user_id == user_id)
+        mine = [o.order_id for o in self.orders.values() if o.user_id == user_id]
+        mine += [o.order_id for o in self.stops.orders.values() if o.user_id == user_id]
+        mine.sort()
         events: list[Event] = []
         for order_id in mine:
-            events += self._cancel(Cancel(order_id, user_id))
+            if order_id in self.orders or order_id in self.stops.orders:
+                events += self._cancel(Cancel(order_id, user_id))
         return events
+
+    def _cancel_list(self, cmd: CancelList) -> list[Event]:
+        oco = self.lists.get(cmd.list_id)
+        if oco is None or oco.user_id != cmd.user_id:
+            return [Rejected(cmd.list_id, cmd.user_id, UNKNOWN_ORDER)]
+        return self._cancel(Cancel(oco.limit_id, oco.user_id))
 
     def _amend(self, cmd: Amend) -> list[Event]:
         order_id = cmd.order_id
         user_id = cmd.user_id
         order = self.orders.get(order_id)
         if order is None or order.user_id != user_id:
+            waiting = self.stops.orders.get(order_id)
+            if waiting is not None and waiting.user_id == user_id:
+                return [Rejected(order_id, user_id, NOT_AMENDABLE)]
             return [Rejected(order_id, user_id, UNKNOWN_ORDER)]
+        if self._legs and order_id in self._legs:
+            return [Rejected(order_id, user_id, NOT_AMENDABLE)]
         old_qty = order.qty
         old_price = order.price
         new_qty = cmd.qty or old_qty
@@ -243,13 +504,14 @@ class MatchingEngine:
                 self.seq += 1
                 events.append(LevelChanged(self.seq, side, old_price, level.total))
             return events
-        # Anything else re-queues the order as a new taker, which a halted market refuses:
-        # it could trade.
-        if self.halted:
-            return [Rejected(order_id, user_id, MARKET_HALTED)]
+        # Anything else re-queues the order as a new taker, which only trading and
+        # post_only allow (it could trade).
+        status = self.status
+        if status != "trading" and status != "post_only":
+            return [Rejected(order_id, user_id, _REFUSED[status])]
         top = (self.asks if is_buy else self.bids).top
         crosses = top is not None and (top.price <= new_price if is_buy else top.price >= new_price)
-        if crosses and order.post_only:
+        if crosses and (order.post_only or status == "post_only"):
             return [Rejected(order_id, user_id, POST_ONLY_WOULD_TAKE)]
         level = own.remove(order)
         self.seq = seq = self.seq + 1
@@ -262,6 +524,8 @@ class MatchingEngine:
         order.remaining = remaining
         if crosses:
             del self.orders[order_id]
+            if order.expire_time:
+                self.expiry.remove(order.expire_time, order_id)  # back if it rests again
             self._take(order, new_price, 0, True, events)
         else:
             # The common move: it rests at once at its new price, behind that level.
@@ -270,7 +534,100 @@ class MatchingEngine:
             events.append(LevelChanged(seq + 1, side, new_price, level.total))
         return events
 
+    # --- leaving the book -----------------------------------------------------------------
+
+    def _remove_resting(self, order: RestingOrder, status: DoneStatus, events: list[Event]) -> None:
+        del self.orders[order.order_id]
+        side = order.side
+        level = (self.bids if side == "buy" else self.asks).remove(order)
+        if order.expire_time:
+            self.expiry.remove(order.expire_time, order.order_id)
+        self.seq = seq = self.seq + 1
+        events.append(Done(order.order_id, order.user_id, status, order.remaining))
+        events.append(LevelChanged(seq, side, level.price, level.total))
+
+    def _remove_untriggered(self, order_id: int, status: DoneStatus, events: list[Event]) -> None:
+        order = self.stops.remove(order_id)
+        if order.expire_time:
+            self.expiry.remove(order.expire_time, order_id)
+        events.append(Done(order_id, order.user_id, status, order.qty))
+
+    def _expire(self, now: int) -> list[Event]:
+        events: list[Event] = []
+        expiry = self.expiry
+        while (first := expiry.first()) is not None and first[0] <= now:
+            order_id = first[1]
+            order = self.orders.get(order_id)
+            if order is not None:
+                self._remove_resting(order, "expired", events)
+            else:
+                self._remove_untriggered(order_id, "expired", events)
+            if self._legs:
+                self._end_list_of(order_id, "expired", events)
+        return events
+
+    # --- lists --------------------------------------------------------------------------
+
+    def _end_list_of(self, order_id: int, status: DoneStatus, events: list[Event]) -> None:
+        oco = self._legs.get(order_id)
+        if oco is not None:
+            self._end_list(oco, order_id, status, events)
+
+    def _end_list(self, oco: OcoList, leg_id: int, status: DoneStatus, events: list[Event]) -> None:
+        """Something happened to leg ``leg_id``: the list ends and its other leg leaves
+        with ``status``."""
+        del self.lists[oco.list_id]
+        del self._legs[oco.limit_id]
+        del self._legs[oco.stop_id]
+        other = oco.stop_id if leg_id == oco.limit_id else oco.limit_id
+        order = self.orders.get(other)
+        if order is not None:
+            self._remove_resting(order, status, events)
+        else:
+            self._remove_untriggered(other, status, events)
+
+    def _end_touched_lists(self, start: int, events: list[Event]) -> None:
+        """End the lists of every leg that ``events[start:]`` (one sweep) traded or
+        finished, in the order the sweep touched them."""
+        legs = self._legs
+        for i in range(start, len(events)):
+            if not legs:
+                return
+            event = events[i]
+            kind = type(event)
+            if kind is Trade:
+                trade: Trade = event  # type: ignore[assignment]
+                for order_id in (trade.maker_order_id, trade.taker_order_id):
+                    oco = legs.get(order_id)
+                    if oco is not None:
+                        self._end_list(oco, order_id, "cancelled", events)
+            elif kind is Done:
+                done: Done = event  # type: ignore[assignment]
+                oco = legs.get(done.order_id)
+                if oco is not None:
+                    self._end_list(oco, done.order_id, "cancelled", events)
+
     # --- matching -----------------------------------------------------------------------
+
+    def _execute(self, cmd: Place, limit: int, events: list[Event]) -> None:
+        """Match a limit or market order that passed its checks, then rest or finish it."""
+        tif = cmd.time_in_force
+        if tif == "FOK" and not self._can_fill(cmd, limit):
+            events.append(Done(cmd.order_id, cmd.user_id, "expired", cmd.qty))
+            return
+        order = RestingOrder(
+            cmd.order_id,
+            cmd.user_id,
+            cmd.side,
+            cmd.price,
+            cmd.qty,
+            cmd.qty,
+            cmd.post_only,
+            cmd.stp,
+            cmd.expire_time,
+        )
+        rests = cmd.type == "limit" and (tif == "GTC" or tif == "GTD")
+        self._take(order, limit, cmd.quote_qty, rests, events)
 
     def _take(
         self, taker: RestingOrder, limit: int, budget: int, rests: bool, events: list[Event]
@@ -280,6 +637,8 @@ class MatchingEngine:
         ``budget`` > 0 makes a market buy by quote amount: it takes whole lots while the
         quote it has left pays for them.
         """
+        start = len(events)
+        trade_id = self.trade_id
         is_buy = taker.side == "buy"
         opposite = self.asks if is_buy else self.bids
         by_quote = budget > 0
@@ -315,10 +674,58 @@ class MatchingEngine:
         elif rests and not stopped_by_stp:
             self.orders[taker.order_id] = taker
             level = (self.bids if is_buy else self.asks).append(taker)
+            if taker.expire_time:
+                self.expiry.add(taker.expire_time, taker.order_id)
             self.seq += 1
             events.append(LevelChanged(self.seq, taker.side, level.price, level.total))
         else:
             events.append(Done(taker.order_id, taker.user_id, "expired", taker.remaining))
+        if self.trade_id != trade_id:
+            self._after_sweep(is_buy, start, events)
+
+    def _after_sweep(self, is_buy: bool, start: int, events: list[Event]) -> None:
+        """A sweep that traded has finished: set the last price, end the lists it touched
+        and trigger what its price path crossed (see the module's trigger order)."""
+        i = len(events) - 1
+        while type(events[i]) is not Trade:
+            i -= 1
+        last: int = events[i].price  # type: ignore[union-attr]
+        self.last_price = last
+        if self._legs:
+            self._end_touched_lists(start, events)
+        stops = self.stops
+        if not stops.orders:
+            return
+        i = start
+        while type(events[i]) is not Trade:
+            i += 1
+        first: int = events[i].price  # type: ignore[union-attr]
+        if is_buy:
+            crossed = stops.pop_falls(first)
+            crossed += stops.pop_rises(last)
+        else:
+            crossed = stops.pop_rises(first)
+            crossed += stops.pop_falls(last)
+        for order in crossed:
+            order_id = order.order_id
+            if order.expire_time:
+                self.expiry.remove(order.expire_time, order_id)
+            events.append(Triggered(order_id, order.user_id))
+            if self._legs:
+                self._end_list_of(order_id, "cancelled", events)
+            self._triggered.append(order)
+
+    def _match_triggered(self, events: list[Event]) -> None:
+        """Match the triggered orders in order, each as the order it names; those their
+        sweeps trigger join the back of the queue."""
+        queue = self._triggered
+        i = 0
+        while i < len(queue):
+            waiting = queue[i]
+            i += 1
+            order = msgspec.structs.replace(waiting, type=TWIN[waiting.type], stop_price=0)
+            self._execute(order, _limit_of(order), events)
+        queue.clear()
 
     def _match_level(
         self, taker: RestingOrder, level: Level, opposite: BookSide, events: list[Event]
@@ -424,13 +831,32 @@ class MatchingEngine:
     def snapshot(self) -> EngineSnapshot:
         orders = [
             SnapshotOrder(
-                o.order_id, o.user_id, o.side, o.price, o.qty, o.remaining, o.post_only, o.stp
+                o.order_id,
+                o.user_id,
+                o.side,
+                o.price,
+                o.qty,
+                o.remaining,
+                o.post_only,
+                o.stp,
+                o.expire_time,
             )
             for side in (self.bids, self.asks)
             for level in side.levels_best_first()
             for o in level.orders.values()
         ]
-        return EngineSnapshot(self.market, self.seq, self.trade_id, self.halted, orders)
+        return EngineSnapshot(
+            self.market,
+            self.seq,
+            self.trade_id,
+            self.status == "halted",
+            orders,
+            self.status,
+            self.now,
+            self.last_price,
+            self.stops.in_trigger_order(),
+            sorted(self.lists.values(), key=lambda oco: oco.list_id),
+        )
 
     def snapshot_bytes(self) -> bytes:
         return _snapshot_encoder.encode(self.snapshot())
@@ -446,11 +872,31 @@ class MatchingEngine:
         engine = cls(snap.market, tick, lot, base_scale)
         engine.seq = snap.seq
         engine.trade_id = snap.trade_id
-        engine.halted = snap.halted
+        if snap.status is not None:
+            engine.status = snap.status
+        elif snap.halted:
+            engine.status = "halted"
+        engine.now = snap.now
+        engine.last_price = snap.last_price
         for o in snap.orders:
             order = RestingOrder(
-                o.order_id, o.user_id, o.side, o.price, o.qty, o.remaining, o.post_only, o.stp
+                o.order_id,
+                o.user_id,
+                o.side,
+                o.price,
+                o.qty,
+                o.remaining,
+                o.post_only,
+                o.stp,
+                o.expire_time,
             )
             engine.orders[o.order_id] = order
             (engine.bids if o.side == "buy" else engine.asks).append(order)
+            if o.expire_time:
+                engine.expiry.add(o.expire_time, o.order_id)
+        for waiting in snap.untriggered:
+            engine._wait(waiting)
+        for oco in snap.lists:
+            engine.lists[oco.list_id] = oco
+            engine._legs[oco.limit_id] = engine._legs[oco.stop_id] = oco
         return engine
