@@ -15,6 +15,12 @@ Invariants:
 - Each turn publishes at most one MarketEvents message on ``book.<market>`` (and the
   trades again on ``trade.<market>``), so the market's sequence numbers reach subscribers
   contiguous and in order.
+- The engine sees time only as the turn's stamped time, given with each command.  When
+  an expiry is due at the start of a turn (a busy one, or an idle one: the runtime calls
+  ``on_idle`` every 100 ms), the actor applies a :class:`Tick` first and journals it as
+  a message of its own ``clock`` socket, so a replay expires the same orders at the same
+  times and a GTD order expires within a turn (at most ~100 ms) of its time.  Reports a
+  tick produces go to the shards concerned with ``request_seq`` 0.
 """
 
 from __future__ import annotations
@@ -27,7 +33,17 @@ import msgspec
 
 from actors.durable import DurableActor
 from actors.engine.engine import EngineSnapshot, MatchingEngine
-from actors.engine.messages import Accepted, Amended, Done, Event, LevelChanged, Rejected, Trade
+from actors.engine.messages import (
+    Accepted,
+    Amended,
+    Done,
+    Event,
+    LevelChanged,
+    Rejected,
+    Tick,
+    Trade,
+    Triggered,
+)
 from actors.engine.protocol import (
     Ack,
     AdminRequest,
@@ -55,6 +71,8 @@ from transport.runtime import Inbound, Outbox, Runtime
 log = logging.getLogger("engine")
 
 ROUTER = "router"
+CLOCK = "clock"  # the socket name of the ticks the actor journals; no real socket has it
+_NO_ORIGIN = -1  # no shard asked: no report is owed to anyone in particular
 
 
 class EngineActorState(msgspec.Struct, frozen=True):
@@ -87,6 +105,7 @@ class EngineActor(DurableActor):
         # Per shard, the newest report retained at its last Sync (not state: it only
         # decides what a Sync resends, and after a restart the next Sync sets it again).
         self._synced_mark: dict[int, int] = {}
+        self._tick = Inbound(CLOCK, b"", 0, self._encoder.encode(Tick()))
 
     def setup(self, runtime: Runtime) -> None:
         self.open_journal(self.config)
@@ -94,7 +113,19 @@ class EngineActor(DurableActor):
         runtime.bind_pub(*self.process.pub.binds)
         log.info("engine ready", extra={"fields": {"market": self.engine.market}})
 
+    def on_idle(self, now: int, out: Outbox) -> None:
+        self._tick_if_due(now, out)
+        self._publish(now, out)
+
+    def _tick_if_due(self, now: int, out: Outbox) -> None:
+        due = self.engine.next_expiry()
+        if due is not None and due <= now:
+            self._handle(self._tick, Tick(), now, out)
+            self.record(now, self._tick)
+
     def on_batch(self, batch: list[Inbound], now: int, out: Outbox) -> None:
+        # Queries in this turn must not see what expired before it.
+        self._tick_if_due(now, out)
         if log.isEnabledFor(logging.DEBUG):
             for message in batch:
                 log.debug(
@@ -131,14 +162,22 @@ class EngineActor(DurableActor):
                 return self._apply_request(message, request, now, out)
             case DepthQuery():
                 bids, asks = self.engine.depth(request.limit or 1 << 62)
+                engine = self.engine
                 reply = DepthReply(
-                    self.engine.market, self.engine.seq, self.engine.halted, bids, asks
+                    engine.market, engine.seq, engine.halted, bids, asks, engine.status
                 )
                 self._reply(out, message, reply)
             case AdminRequest():
                 self.commands += 1
-                self.engine.apply(request.command)
+                events = self.engine.apply(request.command, now)
+                self._route(events, _NO_ORIGIN, 0, now, out)
                 self._reply(out, message, Ack())
+                return True
+            case Tick():
+                if message.socket != CLOCK:
+                    self._reply(out, message, ErrorReply("FORBIDDEN", "only the clock ticks"))
+                    return False
+                self._route(self.engine.apply(request, now), _NO_ORIGIN, 0, now, out)
                 return True
             case StatusQuery():
                 self._reply(out, message, self.status())
@@ -167,7 +206,7 @@ class EngineActor(DurableActor):
             return False
         self.in_seq[shard] = request.seq
         self.commands += 1
-        events = self.engine.apply(request.command)
+        events = self.engine.apply(request.command, now)
         self._route(events, shard, request.seq, now, out)
         return True
 
@@ -199,7 +238,7 @@ class EngineActor(DurableActor):
         public ones for this turn's publication."""
         replaying = self._replaying
         public = self._public
-        by_shard: dict[int, list[PrivateEvent]] = {origin: []}
+        by_shard: dict[int, list[PrivateEvent]] = {} if origin == _NO_ORIGIN else {origin: []}
         for event in events:
             kind = type(event)
             if kind is LevelChanged:
@@ -219,7 +258,7 @@ class EngineActor(DurableActor):
                 if maker_shard != taker_shard:
                     by_shard.setdefault(maker_shard, []).append(trade)
             else:
-                private: Accepted | Rejected | Done | Amended = event  # type: ignore[assignment]
+                private: Accepted | Rejected | Done | Amended | Triggered = event  # type: ignore[assignment]
                 by_shard.setdefault(private.user_id >> USER_SHIFT, []).append(private)
         market = self.engine.market
         out_seq = self.out_seq
@@ -260,6 +299,14 @@ class EngineActor(DurableActor):
             "bourse_ask_levels", "Price levels on the ask side", lambda: len(engine.asks.levels)
         )
         metrics.gauge("bourse_market_seq", "The market's last sequence number", lambda: engine.seq)
+        metrics.gauge(
+            "bourse_untriggered_orders",
+            "Conditional orders waiting for their trigger",
+            lambda: len(self.engine.stops),
+        )
+        metrics.gauge(
+            "bourse_gtd_orders", "GTD orders waiting to expire", lambda: len(self.engine.expiry)
+        )
         metrics.gauge(
             "bourse_retained_reports",
             "Reports kept until their shard confirms them",
@@ -305,4 +352,6 @@ class EngineActor(DurableActor):
             len(engine.bids.levels),
             len(engine.asks.levels),
             self.commands,
+            engine.status,
+            len(engine.stops),
         )

@@ -784,6 +784,8 @@ class MatchingEngine:
         for maker in gone:
             del orders[maker.order_id]
             del index[maker.order_id]
+            if maker.expire_time:
+                self.expiry.remove(maker.expire_time, maker.order_id)
         level.total -= taker.remaining - want + expired
         taker.remaining = want
         opposite.drop_if_empty(level)

@@ -9,6 +9,8 @@ Invariants:
   to the shard that asked, and 0 on the others.
 - What the engine publishes holds no user or order ids: level totals and public trades,
   each with the market's sequence number.
+- A :class:`Tick` is never taken from a socket: the actor makes one from its own clock
+  when an expiry is due (and journals it like any command).
 """
 
 from __future__ import annotations
@@ -21,14 +23,20 @@ from actors.engine.messages import (
     Amended,
     Cancel,
     CancelAll,
+    CancelList,
     Done,
     Halt,
     LevelChanged,
+    MarketStatus,
     Place,
+    PlaceList,
     Rejected,
     Resume,
+    SetStatus,
     Side,
+    Tick,
     Trade,
+    Triggered,
 )
 
 
@@ -42,7 +50,7 @@ class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
 class EngineRequest(_Message, tag="request", frozen=True):
     shard: int
     seq: int
-    command: Place | Cancel | CancelAll | Amend
+    command: Place | Cancel | CancelAll | Amend | PlaceList | CancelList
 
 
 class DepthQuery(_Message, tag="depth_query", frozen=True):
@@ -50,7 +58,7 @@ class DepthQuery(_Message, tag="depth_query", frozen=True):
 
 
 class AdminRequest(_Message, tag="admin", frozen=True):
-    command: Halt | Resume
+    command: Halt | Resume | SetStatus
 
 
 class StatusQuery(_Message, tag="status_query", frozen=True):
@@ -65,12 +73,12 @@ class Sync(_Message, tag="sync", frozen=True):
     applied: int
 
 
-EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync
+EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync | Tick
 
 
 # --- answers from the engine ----------------------------------------------------------------
 
-PrivateEvent = Accepted | Rejected | Trade | Done | Amended
+PrivateEvent = Accepted | Rejected | Trade | Done | Amended | Triggered
 
 
 class Report(_Message, tag="report", frozen=True):
@@ -82,14 +90,20 @@ class Report(_Message, tag="report", frozen=True):
 
 
 class DepthReply(_Message, tag="depth", frozen=True):
+    """``halted`` is ``status == "halted"``, for readers older than statuses."""
+
     market: str
     seq: int
     halted: bool
     bids: list[tuple[int, int]]
     asks: list[tuple[int, int]]
+    status: MarketStatus = "trading"
 
 
 class EngineStatus(_Message, tag="status", frozen=True):
+    """``open_orders`` counts the orders in the book; ``untriggered`` those waiting for
+    their trigger."""
+
     market: str
     seq: int
     halted: bool
@@ -97,6 +111,8 @@ class EngineStatus(_Message, tag="status", frozen=True):
     bid_levels: int
     ask_levels: int
     commands: int
+    status: MarketStatus = "trading"
+    untriggered: int = 0
 
 
 class Ack(_Message, tag="ack", frozen=True):
