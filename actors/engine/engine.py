@@ -682,6 +682,9 @@ class MatchingEngine:
             events.append(Done(taker.order_id, taker.user_id, "expired", taker.remaining))
         if self.trade_id != trade_id:
             self._after_sweep(is_buy, start, events)
+        elif self._legs:
+            # No trade, but self-trade prevention may have finished a leg.
+            self._end_touched_lists(start, events)
 
     def _after_sweep(self, is_buy: bool, start: int, events: list[Event]) -> None:
         """A sweep that traded has finished: set the last price, end the lists it touched

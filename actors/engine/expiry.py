@@ -11,6 +11,8 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sortedcontainers import SortedList
 
 
@@ -22,6 +24,9 @@ class ExpiryIndex:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(self._entries)
 
     def add(self, expire_time: int, order_id: int) -> None:
         self._entries.add((expire_time, order_id))
