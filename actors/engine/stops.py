@@ -11,21 +11,25 @@ stop sell, take-profit buy  <= stop price         ``falls`` (price down)
 
 Invariants:
 - ``orders`` maps the id of every untriggered order to the order as placed (a
-  :class:`Place` of a conditional type); each is in exactly one of the two queues.
-- Each queue is sorted in the order a moving price meets its orders: ``rises`` by
-  ascending stop price, ``falls`` by descending stop price, and within one stop price by
-  arrival (FIFO).  Adding, removing and popping the next order cost O(log n), so a
-  trade pops what it crosses in O(log n) per order popped.
-- Arrival numbers only order the queues and are not state: adding the orders of
+  :class:`Place` of a conditional type); each is in exactly one of the two queues, in the
+  level of its stop price.
+- A queue is a dict of stop-price levels, each an insertion-ordered dict of orders
+  (FIFO within one stop price), plus the list of its level keys kept sorted with
+  ``bisect``, the next level to trigger last: ``rises`` keyed by ``-stop`` (lowest stop
+  next), ``falls`` by ``stop`` (highest next).  A level with no orders is removed at
+  once.  So a trade finds what it crossed at the end of the list and pops it level by
+  level, in O(1) per order plus the work triggered; adding and removing an order is a
+  bisect and, for a new or emptied level, a memmove of the key list (the structure
+  bench/book_structures.py chose for the book's sides).
+- The queues are state only through their order: adding the orders of
   :meth:`StopBook.in_trigger_order` to an empty book, in that order, gives the same
   queues.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from typing import Final
-
-from sortedcontainers import SortedList
 
 from actors.engine.messages import OrderType, Place
 
@@ -59,56 +63,81 @@ def would_trigger(order: Place, last_price: int) -> bool:
     return last_price <= order.stop_price
 
 
+class _Queue:
+    """One direction's waiting orders; ``sign`` turns a stop price into its key."""
+
+    __slots__ = ("keys", "levels", "sign")
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+        self.levels: dict[int, dict[int, Place]] = {}
+        self.keys: list[int] = []  # ascending, the next level to trigger last
+
+    def add(self, order: Place) -> None:
+        stop = order.stop_price
+        level = self.levels.get(stop)
+        if level is None:
+            level = self.levels[stop] = {}
+            insort(self.keys, stop * self.sign)
+        level[order.order_id] = order
+
+    def remove(self, order: Place) -> None:
+        stop = order.stop_price
+        level = self.levels[stop]
+        del level[order.order_id]
+        if not level:
+            del self.levels[stop]
+            keys = self.keys
+            del keys[bisect_left(keys, stop * self.sign)]
+
+    def pop_crossed(self, bound: int) -> list[Place]:
+        """Take out every level whose key is at least ``bound``, next to trigger first."""
+        keys = self.keys
+        popped: list[Place] = []
+        while keys and keys[-1] >= bound:
+            popped += self.levels.pop(keys.pop() * self.sign).values()
+        return popped
+
+    def in_order(self) -> list[Place]:
+        levels = self.levels
+        sign = self.sign
+        return [order for key in reversed(self.keys) for order in levels[key * sign].values()]
+
+
 class StopBook:
-    __slots__ = ("_arrivals", "_falls", "_keys", "_rises", "orders")
+    __slots__ = ("_falls", "_rises", "orders")
 
     def __init__(self) -> None:
         self.orders: dict[int, Place] = {}
-        # Keys (stop price, arrival, order id) for rises and (-stop price, arrival,
-        # order id) for falls: the next order to trigger is first in both.
-        self._rises = SortedList()
-        self._falls = SortedList()
-        self._keys: dict[int, tuple[int, int, int]] = {}
-        self._arrivals = 0
+        self._rises = _Queue(-1)
+        self._falls = _Queue(1)
 
     def __len__(self) -> int:
         return len(self.orders)
 
     def add(self, order: Place) -> None:
-        self._arrivals += 1
-        order_id = order.order_id
-        if triggers_on_rise(order):
-            key = (order.stop_price, self._arrivals, order_id)
-            self._rises.add(key)
-        else:
-            key = (-order.stop_price, self._arrivals, order_id)
-            self._falls.add(key)
-        self.orders[order_id] = order
-        self._keys[order_id] = key
+        (self._rises if triggers_on_rise(order) else self._falls).add(order)
+        self.orders[order.order_id] = order
 
     def remove(self, order_id: int) -> Place:
         order = self.orders.pop(order_id)
-        key = self._keys.pop(order_id)
-        (self._rises if key[0] > 0 else self._falls).remove(key)
+        (self._rises if triggers_on_rise(order) else self._falls).remove(order)
         return order
 
     def pop_rises(self, price: int) -> list[Place]:
         """Take out every order that ``price`` reached from below, lowest stop first."""
-        return self._pop(self._rises, price)
+        return self._forget(self._rises.pop_crossed(-price))
 
     def pop_falls(self, price: int) -> list[Place]:
         """Take out every order that ``price`` reached from above, highest stop first."""
-        return self._pop(self._falls, -price)
+        return self._forget(self._falls.pop_crossed(price))
 
-    def _pop(self, queue: SortedList, bound: int) -> list[Place]:
-        popped: list[Place] = []
-        while queue and queue[0][0] <= bound:
-            order_id = queue.pop(0)[2]
-            del self._keys[order_id]
-            popped.append(self.orders.pop(order_id))
+    def _forget(self, popped: list[Place]) -> list[Place]:
+        orders = self.orders
+        for order in popped:
+            del orders[order.order_id]
         return popped
 
     def in_trigger_order(self) -> list[Place]:
         """Every untriggered order: the rises in queue order, then the falls."""
-        orders = self.orders
-        return [orders[key[2]] for queue in (self._rises, self._falls) for key in queue]
+        return self._rises.in_order() + self._falls.in_order()
