@@ -125,6 +125,15 @@ from actors.engine.messages import (
 from actors.engine.stops import TWIN, StopBook, would_trigger
 
 _NO_LIMIT_BUY = 2**63  # a market buy without a worst price accepts any price
+# Per order type: whether it is (or becomes) a limit order, and whether it is conditional.
+_KINDS: Final[dict[str, tuple[bool, bool]]] = {
+    "limit": (True, False),
+    "market": (False, False),
+    "stop_limit": (True, True),
+    "stop_market": (False, True),
+    "take_profit_limit": (True, True),
+    "take_profit_market": (False, True),
+}
 # What a status that takes no new orders answers them.
 _REFUSED: Final[dict[str, RejectReason]] = {
     "halted": MARKET_HALTED,
@@ -174,15 +183,6 @@ _snapshot_encoder = msgspec.msgpack.Encoder()
 _snapshot_decoder = msgspec.msgpack.Decoder(EngineSnapshot)
 
 
-def _limit_of(cmd: Place) -> int:
-    """The worst price ``cmd`` may trade at (a limit or market order)."""
-    if cmd.type == "limit":
-        return cmd.price
-    if cmd.side == "buy":
-        return cmd.price or _NO_LIMIT_BUY
-    return 0
-
-
 class MatchingEngine:
     def __init__(self, market: str, tick: int, lot: int, base_scale: int) -> None:
         self.market = market
@@ -194,7 +194,8 @@ class MatchingEngine:
         self.orders: dict[int, RestingOrder] = {}
         self.seq = 0
         self.trade_id = 0
-        self.status: MarketStatus = "trading"
+        self._status: MarketStatus = "trading"
+        self._open = True  # whether the status takes new orders (read on every place)
         self.now = 0
         self.last_price = 0  # 0: no trade yet
         self.stops = StopBook()
@@ -203,10 +204,21 @@ class MatchingEngine:
         self._legs: dict[int, OcoList] = {}  # order id of each leg of a live list
         # Orders triggered during the current command, waiting to be matched in order.
         self._triggered: list[Place] = []
+        self._matching_triggered = False
+        self._waiting = self.stops.orders  # the same dict, one attribute nearer
+
+    @property
+    def status(self) -> MarketStatus:
+        return self._status
+
+    @status.setter
+    def status(self, status: MarketStatus) -> None:
+        self._status = status
+        self._open = status == "trading" or status == "post_only"
 
     @property
     def halted(self) -> bool:
-        return self.status == "halted"
+        return self._status == "halted"
 
     def next_expiry(self) -> int | None:
         """When the next GTD order expires, or None."""
@@ -218,125 +230,130 @@ class MatchingEngine:
     def apply(self, command: Command, now: int = 0) -> list[Event]:
         """Apply ``command`` at time ``now``: the orders due by then expire first.  An
         earlier ``now`` than the last one (or none) leaves the time as it is."""
-        expired: list[Event] | None = None
         if now > self.now:
             self.now = now
             first = self.expiry.first()
             if first is not None and first[0] <= now:
                 expired = self._expire(now)
+                expired += self.apply(command)
+                return expired
         # Exact type tests, most frequent first: much cheaper than class patterns.
         kind = type(command)
         if kind is Place:
-            events = self._place(command)  # type: ignore[arg-type]
-        elif kind is Cancel:
-            events = self._cancel(command)  # type: ignore[arg-type]
-        elif kind is Amend:
-            events = self._amend(command)  # type: ignore[arg-type]
-        elif kind is CancelAll:
-            events = self._cancel_all(command)  # type: ignore[arg-type]
-        elif kind is PlaceList:
-            events = self._place_list(command)  # type: ignore[arg-type]
-        elif kind is CancelList:
-            events = self._cancel_list(command)  # type: ignore[arg-type]
-        elif kind is Tick:
-            events = []
-        elif kind is SetStatus:
+            return self._place(command)  # type: ignore[arg-type]
+        if kind is Cancel:
+            return self._cancel(command)  # type: ignore[arg-type]
+        if kind is Amend:
+            return self._amend(command)  # type: ignore[arg-type]
+        if kind is CancelAll:
+            return self._cancel_all(command)  # type: ignore[arg-type]
+        if kind is PlaceList:
+            return self._place_list(command)  # type: ignore[arg-type]
+        if kind is CancelList:
+            return self._cancel_list(command)  # type: ignore[arg-type]
+        if kind is Tick:
+            return []
+        if kind is SetStatus:
             self.status = command.status  # type: ignore[union-attr]
-            events = []
-        elif kind is Halt:
+            return []
+        if kind is Halt:
             self.status = "halted"
-            events = []
-        elif kind is Resume:
+            return []
+        if kind is Resume:
             self.status = "trading"
-            events = []
-        else:
-            raise TypeError(f"not an engine command: {command!r}")
-        if self._triggered:
-            self._match_triggered(events)
-        if expired:
-            expired += events
-            return expired
-        return events
+            return []
+        raise TypeError(f"not an engine command: {command!r}")
 
     def _place(self, cmd: Place) -> list[Event]:
+        """Check and place ``cmd``: the one way in for an order, so a list's legs come
+        through here, and so do triggered orders as the orders they name (their callers
+        drop the Accepted)."""
         order_id = cmd.order_id
         user_id = cmd.user_id
-        status = self.status
-        if status != "trading" and status != "post_only":
-            return [Rejected(order_id, user_id, _REFUSED[status])]
-        if order_id in self.orders or order_id in self.stops.orders:
+        if not self._open:
+            return [Rejected(order_id, user_id, _REFUSED[self.status])]
+        orders = self.orders
+        if order_id in orders or order_id in self._waiting:
             return [Rejected(order_id, user_id, DUPLICATE_ORDER_ID)]
         kind = cmd.type
-        if kind == "limit":
-            invalid = cmd.stop_price != 0 or self._invalid_limit(cmd)
-        elif kind == "market":
-            invalid = cmd.stop_price != 0 or self._invalid_market(cmd)
+        is_limit, conditional = _KINDS[kind]
+        price = cmd.price
+        tif = cmd.time_in_force
+        if is_limit:
+            qty = cmd.qty
+            invalid = (
+                price <= 0
+                or price % self.tick != 0
+                or qty <= 0
+                or qty % self.lot != 0
+                or cmd.quote_qty != 0
+                or (cmd.post_only and tif != "GTC" and tif != "GTD")
+            )
         else:
-            return self._place_conditional(cmd)
+            invalid = self._invalid_market(cmd)
+        if conditional:
+            stop = cmd.stop_price
+            invalid = invalid or stop <= 0 or stop % self.tick != 0 or cmd.post_only
+        elif cmd.stop_price:
+            invalid = True
+        expire_time = cmd.expire_time
+        if expire_time:
+            invalid = invalid or tif != "GTD" or expire_time <= self.now
+        elif tif == "GTD":
+            invalid = True
         if invalid:
             return [Rejected(order_id, user_id, INVALID_ORDER)]
+        if conditional:
+            if would_trigger(cmd, self.last_price):
+                return [Rejected(order_id, user_id, WOULD_TRIGGER_IMMEDIATELY)]
+            self._wait(cmd)
+            return [Accepted(order_id, user_id)]
         side = cmd.side
-        is_buy = side == "buy"
-        limit = _limit_of(cmd)
-        top = (self.asks if is_buy else self.bids).top
-        if top is None or (top.price > limit if is_buy else top.price < limit):
-            if kind == "limit":
-                tif = cmd.time_in_force
-                if tif == "GTC" or tif == "GTD":
-                    # The common case: a passive order rests at once.
-                    price = cmd.price
-                    qty = cmd.qty
-                    expire_time = cmd.expire_time
-                    order = RestingOrder(
-                        order_id,
-                        user_id,
-                        side,
-                        price,
-                        qty,
-                        qty,
-                        cmd.post_only,
-                        cmd.stp,
-                        expire_time,
-                    )
-                    self.orders[order_id] = order
-                    level = (self.bids if is_buy else self.asks).append(order)
-                    if expire_time:
-                        self.expiry.add(expire_time, order_id)
-                    self.seq += 1
-                    return [
-                        Accepted(order_id, user_id),
-                        LevelChanged(self.seq, side, price, level.total),
-                    ]
-            elif status == "post_only":
+        if side == "buy":
+            own = self.bids
+            top = self.asks.top
+            limit = price if is_limit else price or _NO_LIMIT_BUY
+            crosses = top is not None and top.price <= limit
+        else:
+            own = self.asks
+            top = self.bids.top
+            limit = price if is_limit else 0
+            crosses = top is not None and top.price >= limit
+        if not crosses:
+            if is_limit and (tif == "GTC" or tif == "GTD"):
+                # The common case: a passive order rests at once (``qty`` as checked).
+                order = RestingOrder(
+                    order_id, user_id, side, price, qty, qty, cmd.post_only, cmd.stp, expire_time
+                )
+                orders[order_id] = order
+                level = own.append(order)
+                if expire_time:
+                    self.expiry.add(expire_time, order_id)
+                self.seq = seq = self.seq + 1
+                return [Accepted(order_id, user_id), LevelChanged(seq, side, price, level.total)]
+            if not is_limit and self._status == "post_only":
                 return [Rejected(order_id, user_id, POST_ONLY_WOULD_TAKE)]
             return [Accepted(order_id, user_id), Done(order_id, user_id, "expired", cmd.qty)]
-        if cmd.post_only or status == "post_only":
+        if cmd.post_only or self._status == "post_only":
             return [Rejected(order_id, user_id, POST_ONLY_WOULD_TAKE)]
         events: list[Event] = [Accepted(order_id, user_id)]
-        self._execute(cmd, limit, events)
+        if tif == "FOK" and not self._can_fill(cmd, limit):
+            events.append(Done(order_id, user_id, "expired", cmd.qty))
+            return events
+        order = RestingOrder(
+            order_id, user_id, side, price, cmd.qty, cmd.qty, cmd.post_only, cmd.stp, expire_time
+        )
+        rests = is_limit and (tif == "GTC" or tif == "GTD")
+        self._take(order, limit, cmd.quote_qty, rests, events)
+        if self._triggered and not self._matching_triggered:
+            self._match_triggered(events)
         return events
 
-    def _invalid_limit(self, cmd: Place) -> bool:
-        """Whether ``cmd`` is not a valid limit order (its type aside)."""
-        price = cmd.price
-        qty = cmd.qty
-        tif = cmd.time_in_force
-        return (
-            price <= 0
-            or price % self.tick != 0
-            or qty <= 0
-            or qty % self.lot != 0
-            or cmd.quote_qty != 0
-            or (cmd.post_only and tif != "GTC" and tif != "GTD")
-            or (cmd.expire_time <= self.now if tif == "GTD" else cmd.expire_time != 0)
-        )
-
     def _invalid_market(self, cmd: Place) -> bool:
-        """Whether ``cmd`` is not a valid market order (its type aside)."""
+        """Whether ``cmd`` breaks a rule of a market order (its type, stop and expiry
+        aside)."""
         price = cmd.price
         if price < 0 or price % self.tick != 0 or cmd.post_only:
-            return True
-        if cmd.expire_time <= self.now if cmd.time_in_force == "GTD" else cmd.expire_time != 0:
             return True
         quote_qty = cmd.quote_qty
         if quote_qty != 0:
@@ -350,33 +367,23 @@ class MatchingEngine:
             )
         return cmd.qty <= 0 or cmd.qty % self.lot != 0
 
-    def _invalid_conditional(self, cmd: Place) -> bool:
-        """Whether ``cmd`` is not a valid conditional order: a stop price on the grid, and
-        valid as the order it becomes (which may not be post-only)."""
-        stop = cmd.stop_price
-        if stop <= 0 or stop % self.tick != 0 or cmd.post_only:
-            return True
-        if TWIN[cmd.type] == "limit":
-            return self._invalid_limit(cmd)
-        return self._invalid_market(cmd)
-
-    def _place_conditional(self, cmd: Place) -> list[Event]:
-        order_id = cmd.order_id
-        user_id = cmd.user_id
-        if self._invalid_conditional(cmd):
-            return [Rejected(order_id, user_id, INVALID_ORDER)]
-        if would_trigger(cmd, self.last_price):
-            return [Rejected(order_id, user_id, WOULD_TRIGGER_IMMEDIATELY)]
-        self._wait(cmd)
-        return [Accepted(order_id, user_id)]
-
     def _wait(self, cmd: Place) -> None:
         """Keep a conditional order untriggered."""
         self.stops.add(cmd)
         if cmd.expire_time:
             self.expiry.add(cmd.expire_time, cmd.order_id)
 
+    def _unwait(self, order_id: int) -> Place:
+        """Take an untriggered order out of waiting."""
+        order = self.stops.remove(order_id)
+        if order.expire_time:
+            self.expiry.remove(order.expire_time, order_id)
+        return order
+
     def _place_list(self, cmd: PlaceList) -> list[Event]:
+        """The list's own rules (a new list id, two order ids not live, its shape), then
+        both legs placed as orders of their own, the stop leg first; the first refusal
+        either meets refuses the list whole."""
         limit = cmd.limit
         stop = cmd.stop
 
@@ -386,15 +393,13 @@ class MatchingEngine:
                 Rejected(stop.order_id, stop.user_id, reason),
             ]
 
-        status = self.status
-        if status != "trading" and status != "post_only":
-            return refuse(_REFUSED[status])
-        live = self.orders.keys() | self.stops.orders.keys()
         if (
             cmd.list_id in self.lists
-            or limit.order_id in live
-            or stop.order_id in live
             or limit.order_id == stop.order_id
+            or limit.order_id in self.orders
+            or limit.order_id in self._waiting
+            or stop.order_id in self.orders
+            or stop.order_id in self._waiting
         ):
             return refuse(DUPLICATE_ORDER_ID)
         if (
@@ -405,39 +410,45 @@ class MatchingEngine:
             or limit.time_in_force != stop.time_in_force
             or (limit.time_in_force != "GTC" and limit.time_in_force != "GTD")
             or limit.expire_time != stop.expire_time
-            or limit.stop_price != 0
-            or self._invalid_limit(limit)
-            or self._invalid_conditional(stop)
         ):
             return refuse(INVALID_ORDER)
-        if would_trigger(stop, self.last_price):
-            return refuse(WOULD_TRIGGER_IMMEDIATELY)
-        is_buy = limit.side == "buy"
-        top = (self.asks if is_buy else self.bids).top
-        crosses = top is not None and (
-            top.price <= limit.price if is_buy else top.price >= limit.price
-        )
-        if crosses and (limit.post_only or status == "post_only"):
-            return refuse(POST_ONLY_WOULD_TAKE)
-        events: list[Event] = [
-            Accepted(limit.order_id, limit.user_id),
-            Accepted(stop.order_id, stop.user_id),
-        ]
-        self._wait(stop)
+        waiting = self._place(stop)
+        if type(waiting[0]) is Rejected:
+            return refuse(waiting[0].reason)
+        # The list is live before its limit leg is matched, so that a trade of that leg
+        # ends it.
         oco = OcoList(cmd.list_id, limit.user_id, limit.order_id, stop.order_id)
         self.lists[oco.list_id] = oco
         self._legs[oco.limit_id] = self._legs[oco.stop_id] = oco
-        self._execute(limit, limit.price, events)
-        return events
+        placed = self._place(limit)
+        if type(placed[0]) is Rejected:
+            # Refused before anything happened to it: take the stop leg back.
+            del self.lists[oco.list_id]
+            del self._legs[oco.limit_id]
+            del self._legs[oco.stop_id]
+            self._unwait(stop.order_id)
+            return refuse(placed[0].reason)
+        placed.insert(1, waiting[0])
+        return placed
 
     def _cancel(self, cmd: Cancel) -> list[Event]:
         order = self.orders.get(cmd.order_id)
         if order is None or order.user_id != cmd.user_id:
             return self._cancel_untriggered(cmd)
-        events: list[Event] = []
-        self._remove_resting(order, "cancelled", events)
+        # _remove_resting, inlined: the most frequent command after a place.
+        order_id = order.order_id
+        del self.orders[order_id]
+        side = order.side
+        level = (self.bids if side == "buy" else self.asks).remove(order)
+        if order.expire_time:
+            self.expiry.remove(order.expire_time, order_id)
+        self.seq = seq = self.seq + 1
+        events: list[Event] = [
+            Done(order_id, order.user_id, "cancelled", order.remaining),
+            LevelChanged(seq, side, level.price, level.total),
+        ]
         if self._legs:
-            self._end_list_of(order.order_id, "cancelled", events)
+            self._end_list_of(order_id, "cancelled", events)
         return events
 
     def _cancel_untriggered(self, cmd: Cancel) -> list[Event]:
@@ -527,6 +538,8 @@ class MatchingEngine:
             if order.expire_time:
                 self.expiry.remove(order.expire_time, order_id)  # back if it rests again
             self._take(order, new_price, 0, True, events)
+            if self._triggered:
+                self._match_triggered(events)
         else:
             # The common move: it rests at once at its new price, behind that level.
             level = own.append(order)
@@ -547,9 +560,7 @@ class MatchingEngine:
         events.append(LevelChanged(seq, side, level.price, level.total))
 
     def _remove_untriggered(self, order_id: int, status: DoneStatus, events: list[Event]) -> None:
-        order = self.stops.remove(order_id)
-        if order.expire_time:
-            self.expiry.remove(order.expire_time, order_id)
+        order = self._unwait(order_id)
         events.append(Done(order_id, order.user_id, status, order.qty))
 
     def _expire(self, now: int) -> list[Event]:
@@ -609,26 +620,6 @@ class MatchingEngine:
 
     # --- matching -----------------------------------------------------------------------
 
-    def _execute(self, cmd: Place, limit: int, events: list[Event]) -> None:
-        """Match a limit or market order that passed its checks, then rest or finish it."""
-        tif = cmd.time_in_force
-        if tif == "FOK" and not self._can_fill(cmd, limit):
-            events.append(Done(cmd.order_id, cmd.user_id, "expired", cmd.qty))
-            return
-        order = RestingOrder(
-            cmd.order_id,
-            cmd.user_id,
-            cmd.side,
-            cmd.price,
-            cmd.qty,
-            cmd.qty,
-            cmd.post_only,
-            cmd.stp,
-            cmd.expire_time,
-        )
-        rests = cmd.type == "limit" and (tif == "GTC" or tif == "GTD")
-        self._take(order, limit, cmd.quote_qty, rests, events)
-
     def _take(
         self, taker: RestingOrder, limit: int, budget: int, rests: bool, events: list[Event]
     ) -> None:
@@ -637,8 +628,12 @@ class MatchingEngine:
         ``budget`` > 0 makes a market buy by quote amount: it takes whole lots while the
         quote it has left pays for them.
         """
-        start = len(events)
-        trade_id = self.trade_id
+        # Nothing is added to what waits or to the lists during a sweep: decide now
+        # whether its events will need a look afterwards.
+        watch = self._waiting or self._legs
+        if watch:
+            start = len(events)
+            trade_id = self.trade_id
         is_buy = taker.side == "buy"
         opposite = self.asks if is_buy else self.bids
         by_quote = budget > 0
@@ -680,25 +675,19 @@ class MatchingEngine:
             events.append(LevelChanged(self.seq, taker.side, level.price, level.total))
         else:
             events.append(Done(taker.order_id, taker.user_id, "expired", taker.remaining))
-        if self.trade_id != trade_id:
-            self._after_sweep(is_buy, start, events)
-        elif self._legs:
-            # No trade, but self-trade prevention may have finished a leg.
-            self._end_touched_lists(start, events)
+        if watch:
+            self._after_sweep(is_buy, start, self.trade_id != trade_id, events)
 
-    def _after_sweep(self, is_buy: bool, start: int, events: list[Event]) -> None:
-        """A sweep that traded has finished: set the last price, end the lists it touched
-        and trigger what its price path crossed (see the module's trigger order)."""
-        i = len(events) - 1
-        while type(events[i]) is not Trade:
-            i -= 1
-        last: int = events[i].price  # type: ignore[union-attr]
-        self.last_price = last
+    def _after_sweep(self, is_buy: bool, start: int, traded: bool, events: list[Event]) -> None:
+        """A sweep has finished: end the lists it touched (self-trade prevention may
+        finish a leg without a trade) and, if it traded, trigger what its price path
+        crossed (see the module's trigger order)."""
         if self._legs:
             self._end_touched_lists(start, events)
         stops = self.stops
-        if not stops.orders:
+        if not traded or not stops.orders:
             return
+        last = self.last_price
         i = start
         while type(events[i]) is not Trade:
             i += 1
@@ -719,16 +708,22 @@ class MatchingEngine:
             self._triggered.append(order)
 
     def _match_triggered(self, events: list[Event]) -> None:
-        """Match the triggered orders in order, each as the order it names; those their
-        sweeps trigger join the back of the queue."""
+        """Once the command's own taker has finished: match the triggered orders in
+        order, each placed anew as the order it names (without its Accepted); those
+        their sweeps trigger join the back of the queue."""
         queue = self._triggered
+        self._matching_triggered = True
         i = 0
         while i < len(queue):
             waiting = queue[i]
             i += 1
             order = msgspec.structs.replace(waiting, type=TWIN[waiting.type], stop_price=0)
-            self._execute(order, _limit_of(order), events)
+            placed = self._place(order)
+            assert type(placed[0]) is Accepted, "a triggered order is valid as its twin"
+            del placed[0]
+            events += placed
         queue.clear()
+        self._matching_triggered = False
 
     def _match_level(
         self, taker: RestingOrder, level: Level, opposite: BookSide, events: list[Event]
@@ -780,8 +775,11 @@ class MatchingEngine:
             if want == 0:
                 break
         self.trade_id = trade_id
-        if not gone and want == taker.remaining:
+        traded = taker.remaining - want
+        if not gone and not traded:
             return stopped
+        if traded:
+            self.last_price = price
         orders = level.orders
         index = self.orders
         for maker in gone:
@@ -789,7 +787,7 @@ class MatchingEngine:
             del index[maker.order_id]
             if maker.expire_time:
                 self.expiry.remove(maker.expire_time, maker.order_id)
-        level.total -= taker.remaining - want + expired
+        level.total -= traded + expired
         taker.remaining = want
         opposite.drop_if_empty(level)
         self.seq = seq + 1

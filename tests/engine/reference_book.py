@@ -347,18 +347,18 @@ class ReferenceBook:
         self.take(taker, limit, c.quote_qty, rests, events)
 
     def place_list(self, c: PlaceList) -> list[Event]:
+        """The list's own rules (a new list id, two order ids not live, its shape), then
+        each leg as an order on its own, the stop leg first: the first refusal refuses
+        both."""
         legs = (c.limit, c.stop)
 
         def refuse(reason: RejectReason) -> list[Event]:
             return [Rejected(leg.order_id, leg.user_id, reason) for leg in legs]
 
-        refused = self.refusal()
-        if refused is not None:
-            return refuse(refused)
         if (
             any(oco.list_id == c.list_id for oco in self.lists)
-            or any(self.is_live(leg.order_id) for leg in legs)
             or c.limit.order_id == c.stop.order_id
+            or any(self.is_live(leg.order_id) for leg in legs)
         ):
             return refuse(DUPLICATE_ORDER_ID)
         same = (
@@ -372,20 +372,19 @@ class ReferenceBook:
             or c.limit.type != "limit"
             or c.stop.type not in ("stop_limit", "stop_market")
             or c.limit.time_in_force not in ("GTC", "GTD")
-            or not self.is_valid(c.limit)
-            or not self.is_valid(c.stop)
         ):
             return refuse(INVALID_ORDER)
-        if condition_holds(c.stop, self.last_price):
-            return refuse(WOULD_TRIGGER_IMMEDIATELY)
-        takes = self.would_cross(c.limit.side, c.limit.price)
-        if takes and (c.limit.post_only or self.status == "post_only"):
-            return refuse(POST_ONLY_WOULD_TAKE)
-        events: list[Event] = [Accepted(leg.order_id, leg.user_id) for leg in legs]
-        self.waiting.append(c.stop)
-        self.lists.append(OcoList(c.list_id, c.limit.user_id, c.limit.order_id, c.stop.order_id))
-        self.execute(c.limit, events)
-        return events
+        stop_answer = self.place(c.stop)
+        if isinstance(stop_answer[0], Rejected):
+            return refuse(stop_answer[0].reason)
+        oco = OcoList(c.list_id, c.limit.user_id, c.limit.order_id, c.stop.order_id)
+        self.lists.append(oco)
+        events = self.place(c.limit)
+        if isinstance(events[0], Rejected):
+            self.lists.remove(oco)
+            self.waiting.remove(c.stop)
+            return refuse(events[0].reason)
+        return [events[0], *stop_answer, *events[1:]]
 
     def cancel(self, c: Cancel) -> list[Event]:
         o = self.find(c.order_id)
