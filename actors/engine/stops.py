@@ -40,18 +40,17 @@ TWIN: Final[dict[str, OrderType]] = {
     "take_profit_limit": "limit",
     "take_profit_market": "market",
 }
-_RISES: Final = frozenset(
-    {
-        ("stop_limit", "buy"),
-        ("stop_market", "buy"),
-        ("take_profit_limit", "sell"),
-        ("take_profit_market", "sell"),
-    }
-)
+# The side of each conditional type that a rising price triggers.
+_RISING_SIDE: Final[dict[str, str]] = {
+    "stop_limit": "buy",
+    "stop_market": "buy",
+    "take_profit_limit": "sell",
+    "take_profit_market": "sell",
+}
 
 
 def triggers_on_rise(order: Place) -> bool:
-    return (order.type, order.side) in _RISES
+    return _RISING_SIDE[order.type] == order.side
 
 
 def would_trigger(order: Place, last_price: int) -> bool:
