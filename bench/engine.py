@@ -37,9 +37,9 @@ from actors.engine.messages import (
     Amend,
     Cancel,
     Command,
+    ConditionalType,
     Done,
     Event,
-    OrderType,
     Place,
     SelfTradePrevention,
     Side,
@@ -55,7 +55,7 @@ START_PRICE = 30_000 * 1_000_000
 USERS = 1_000
 TARGET_RESTING = 1_000
 CONDITIONAL_SHARE = 0.2
-CONDITIONAL: tuple[OrderType, ...] = (
+CONDITIONAL: tuple[ConditionalType, ...] = (
     "stop_limit",
     "stop_market",
     "take_profit_limit",

@@ -24,15 +24,14 @@ from typing import Final, Literal
 import msgspec
 
 Side = Literal["buy", "sell"]
-OrderType = Literal[
-    "limit",
-    "market",
-    "stop_limit",
-    "stop_market",
-    "take_profit_limit",
-    "take_profit_market",
-]
-TimeInForce = Literal["GTC", "IOC", "FOK", "GTD"]
+# An order that trades as it is, and the times in force of one that does not wait: what
+# the accounts shard sends today.
+OrderType = Literal["limit", "market"]
+TimeInForce = Literal["GTC", "IOC", "FOK"]
+# What the engine takes on top: conditional orders, and GTD.
+ConditionalType = Literal["stop_limit", "stop_market", "take_profit_limit", "take_profit_market"]
+PlaceType = OrderType | ConditionalType
+PlaceTimeInForce = TimeInForce | Literal["GTD"]
 SelfTradePrevention = Literal["expire_taker", "expire_maker", "expire_both"]
 DoneStatus = Literal["filled", "cancelled", "expired"]
 MarketStatus = Literal["trading", "halted", "cancel_only", "post_only"]
@@ -68,11 +67,11 @@ class Place(_Message, tag="place", frozen=True):
     order_id: int
     user_id: int
     side: Side
-    type: OrderType
+    type: PlaceType
     price: int
     qty: int
     quote_qty: int = 0
-    time_in_force: TimeInForce = "GTC"
+    time_in_force: PlaceTimeInForce = "GTC"
     post_only: bool = False
     stp: SelfTradePrevention = "expire_taker"
     stop_price: int = 0

@@ -46,21 +46,21 @@ from actors.engine.messages import (
     CancelAll,
     CancelList,
     Command,
+    ConditionalType,
     Done,
     Event,
     Halt,
     LevelChanged,
     MarketStatus,
-    OrderType,
     Place,
     PlaceList,
+    PlaceTimeInForce,
     Rejected,
     Resume,
     SelfTradePrevention,
     SetStatus,
     Side,
     Tick,
-    TimeInForce,
     Trade,
     Triggered,
 )
@@ -75,7 +75,7 @@ MID = 1000
 USERS = (1, 2, 3, 4)
 SIDES: tuple[Side, Side] = ("buy", "sell")
 STPS: tuple[SelfTradePrevention, ...] = ("expire_taker", "expire_maker", "expire_both")
-CONDITIONAL: tuple[OrderType, ...] = (
+CONDITIONAL: tuple[ConditionalType, ...] = (
     "stop_limit",
     "stop_market",
     "take_profit_limit",
@@ -198,7 +198,7 @@ class CommandStream:
         price = self._price(r, side if kind in ("limit", "post") else "")
         qty = r.randint(1, 5) * LOT
         quote_qty = 0
-        tif: TimeInForce = "GTC"
+        tif: PlaceTimeInForce = "GTC"
         expire_time = 0
         post_only = False
         order_type: str = "limit"
@@ -249,7 +249,7 @@ class CommandStream:
         quote_qty = 0
         if kind.endswith("_limit"):
             price = self._price(r)
-            tif: TimeInForce = r.choice(("GTC", "GTC", "IOC", "FOK", "GTD"))
+            tif: PlaceTimeInForce = r.choice(("GTC", "GTC", "IOC", "FOK", "GTD"))
         else:
             price = 0 if side == "sell" or r.randint(0, 1) else self._price(r)
             tif = r.choice(("GTC", "IOC", "FOK", "GTD"))
@@ -284,7 +284,7 @@ class CommandStream:
         side = r.choice(SIDES)
         other = "sell" if side == "buy" else "buy"
         qty = r.randint(1, 5) * LOT
-        tif: TimeInForce = r.choice(("GTC", "GTC", "GTD"))
+        tif: PlaceTimeInForce = r.choice(("GTC", "GTC", "GTD"))
         expire_time = self._expiry(r) if tif == "GTD" else 0
         flaw = r.randint(0, 19)
         stop_user = r.choice(USERS) if flaw == 0 else user

@@ -30,17 +30,17 @@ from actors.engine.messages import (
     Accepted,
     Amended,
     Command,
+    ConditionalType,
     Done,
     Event,
     LevelChanged,
     MarketStatus,
-    OrderType,
     Place,
     PlaceList,
+    PlaceTimeInForce,
     Rejected,
     SelfTradePrevention,
     Side,
-    TimeInForce,
     Trade,
     Triggered,
 )
@@ -182,7 +182,7 @@ def _parse_waiting(line: str, stp: SelfTradePrevention) -> Place:
     assert found, f"bad waiting order: {line}"
     size = int(found[6])
     expire_time = int(found[10] or 0)
-    tif: TimeInForce = "GTD" if expire_time else found[9] or "GTC"  # type: ignore[assignment]
+    tif: PlaceTimeInForce = "GTD" if expire_time else found[9] or "GTC"  # type: ignore[assignment]
     return Place(
         int(found[1]),
         int(found[2]),
@@ -269,14 +269,14 @@ def market(
 def conditional(
     order_id: int,
     user_id: int,
-    kind: OrderType,
+    kind: ConditionalType,
     side: Side,
     *,
     stop: int,
     qty: int = 0,
     price: int = 0,
     quote: int = 0,
-    tif: TimeInForce = "GTC",
+    tif: PlaceTimeInForce = "GTC",
     expire_time: int = 0,
     post_only: bool = False,
 ) -> Place:
