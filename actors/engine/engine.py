@@ -61,8 +61,11 @@ user, one side, one time in force (GTC or GTD, with one expiry).  The first thin
 happens to either leg ends the list: a trade of the limit leg (even partial, as maker or
 taker), the trigger of the stop leg, a cancel of either (or ``CancelList``) or
 self-trade prevention: the other leg gets Done "cancelled"; an expiry expires both.
-A list whose stop leg would trigger at once is refused whole (WOULD_TRIGGER_IMMEDIATELY);
-its limit leg may take at once, which ends the list.
+A list is refused whole, both legs Rejected with the first reason met: the list's own
+rules (a new list id, two order ids not live, the shape above), then the stop leg's and
+then the limit leg's as orders of their own; so a list whose stop leg would trigger at
+once gets WOULD_TRIGGER_IMMEDIATELY.  Its limit leg may take at once, which ends the
+list.
 
 Event order for one command: first the expiries due at its ``now`` (each Done
 "expired", then the LevelChanged when it rested, then its list's other leg); then
@@ -70,10 +73,10 @@ Accepted (both legs' for a list), or Amended followed by the LevelChanged that t
 order out of its old level; then level by level in priority order, for each maker met
 its Trade (or its Done "expired" when self-trade prevention removes it) and its Done
 "filled" once empty, then that level's LevelChanged; then the taker's own Done or its
-resting LevelChanged.  When the sweep traded, then come the lists it ended (their other
-legs' Done, in the order the sweep touched them), the Triggered of each order it
-triggered (each followed by the cancel of its list's limit leg), and last the triggered
-orders' own sweeps, each laid out the same way.  A buy sized in quote ends with Done
+resting LevelChanged.  Then come the lists the sweep ended (their other legs' Done, in
+the order the sweep touched them), the Triggered of each order it triggered (each
+followed by the cancel of its list's limit leg), and last the triggered orders' own
+sweeps, each laid out the same way.  A buy sized in quote ends with Done
 "filled" when it spent some of its budget and what is left cannot pay for another lot,
 else Done "expired"; its ``remaining`` is 0 either way.
 """
