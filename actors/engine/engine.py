@@ -455,13 +455,14 @@ class MatchingEngine:
         return events
 
     def _cancel_untriggered(self, cmd: Cancel) -> list[Event]:
-        waiting = self.stops.orders.get(cmd.order_id)
+        order_id = cmd.order_id
+        waiting = self._waiting.get(order_id)
         if waiting is None or waiting.user_id != cmd.user_id:
-            return [Rejected(cmd.order_id, cmd.user_id, UNKNOWN_ORDER)]
-        events: list[Event] = []
-        self._remove_untriggered(cmd.order_id, "cancelled", events)
+            return [Rejected(order_id, cmd.user_id, UNKNOWN_ORDER)]
+        self._unwait(order_id)
+        events: list[Event] = [Done(order_id, waiting.user_id, "cancelled", waiting.qty)]
         if self._legs:
-            self._end_list_of(cmd.order_id, "cancelled", events)
+            self._end_list_of(order_id, "cancelled", events)
         return events
 
     def _cancel_all(self, cmd: CancelAll) -> list[Event]:
@@ -695,12 +696,7 @@ class MatchingEngine:
         while type(events[i]) is not Trade:
             i += 1
         first: int = events[i].price  # type: ignore[union-attr]
-        if is_buy:
-            crossed = stops.pop_falls(first)
-            crossed += stops.pop_rises(last)
-        else:
-            crossed = stops.pop_rises(first)
-            crossed += stops.pop_falls(last)
+        crossed = stops.pop_crossed(is_buy, first, last)
         for order in crossed:
             order_id = order.order_id
             if order.expire_time:

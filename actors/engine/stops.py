@@ -72,31 +72,6 @@ class _Queue:
         self.levels: dict[int, dict[int, Place]] = {}
         self.keys: list[int] = []  # ascending, the next level to trigger last
 
-    def add(self, order: Place) -> None:
-        stop = order.stop_price
-        level = self.levels.get(stop)
-        if level is None:
-            level = self.levels[stop] = {}
-            insort(self.keys, stop * self.sign)
-        level[order.order_id] = order
-
-    def remove(self, order: Place) -> None:
-        stop = order.stop_price
-        level = self.levels[stop]
-        del level[order.order_id]
-        if not level:
-            del self.levels[stop]
-            keys = self.keys
-            del keys[bisect_left(keys, stop * self.sign)]
-
-    def pop_crossed(self, bound: int) -> list[Place]:
-        """Take out every level whose key is at least ``bound``, next to trigger first."""
-        keys = self.keys
-        popped: list[Place] = []
-        while keys and keys[-1] >= bound:
-            popped += self.levels.pop(keys.pop() * self.sign).values()
-        return popped
-
     def in_order(self) -> list[Place]:
         levels = self.levels
         sign = self.sign
@@ -115,26 +90,53 @@ class StopBook:
         return len(self.orders)
 
     def add(self, order: Place) -> None:
-        (self._rises if triggers_on_rise(order) else self._falls).add(order)
+        queue = self._rises if _RISING_SIDE[order.type] == order.side else self._falls
+        stop = order.stop_price
+        level = queue.levels.get(stop)
+        if level is None:
+            level = queue.levels[stop] = {}
+            insort(queue.keys, stop * queue.sign)
+        level[order.order_id] = order
         self.orders[order.order_id] = order
 
     def remove(self, order_id: int) -> Place:
         order = self.orders.pop(order_id)
-        (self._rises if triggers_on_rise(order) else self._falls).remove(order)
+        queue = self._rises if _RISING_SIDE[order.type] == order.side else self._falls
+        stop = order.stop_price
+        level = queue.levels[stop]
+        del level[order_id]
+        if not level:
+            del queue.levels[stop]
+            keys = queue.keys
+            del keys[bisect_left(keys, stop * queue.sign)]
         return order
 
-    def pop_rises(self, price: int) -> list[Place]:
-        """Take out every order that ``price`` reached from below, lowest stop first."""
-        return self._forget(self._rises.pop_crossed(-price))
+    def pop_crossed(self, rising: bool, first: int, last: int) -> list[Place]:
+        """Take out what a sweep from ``first`` to ``last`` (its first and last trade
+        prices; ``rising`` for a buy) crossed, in the order it crossed them: for a
+        rising sweep the falls at or above ``first``, highest first, then the rises at or
+        below ``last``, lowest first; for a falling one the mirror."""
+        if rising:
+            crossed = self._pop(self._falls, first)
+            crossed += self._pop(self._rises, -last)
+        else:
+            crossed = self._pop(self._rises, -first)
+            crossed += self._pop(self._falls, last)
+        return crossed
 
-    def pop_falls(self, price: int) -> list[Place]:
-        """Take out every order that ``price`` reached from above, highest stop first."""
-        return self._forget(self._falls.pop_crossed(price))
-
-    def _forget(self, popped: list[Place]) -> list[Place]:
+    def _pop(self, queue: _Queue, bound: int) -> list[Place]:
+        """Take out every level of ``queue`` whose key is at least ``bound``."""
+        keys = queue.keys
+        if not keys or keys[-1] < bound:
+            return []
+        levels = queue.levels
         orders = self.orders
-        for order in popped:
-            del orders[order.order_id]
+        sign = queue.sign
+        popped: list[Place] = []
+        while keys and keys[-1] >= bound:
+            for order_id, order in levels.pop(keys.pop() * sign).items():
+                del orders[order_id]
+                popped.append(order)
         return popped
 
     def in_trigger_order(self) -> list[Place]:
