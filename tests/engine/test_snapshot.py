@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 from engine_streams import (
     BASE_SCALE,
@@ -103,3 +104,28 @@ def test_the_hash_tells_states_apart_and_ignores_history() -> None:
     c = new_engine()
     drive(c, CommandStream(), random.Random(8), 500)
     assert c.state_hash() != a.state_hash()
+
+
+def test_a_snapshot_written_before_statuses_and_expiry_still_restores() -> None:
+    # The shape an engine wrote before conditional orders, GTD and statuses existed.
+    old = msgspec.msgpack.encode(
+        {
+            "market": "TEST-QUOTE",
+            "seq": 7,
+            "trade_id": 2,
+            "halted": True,
+            "orders": [[1, 1, "buy", 990, 20, 10, False, "expire_taker"]],
+        }
+    )
+    engine = MatchingEngine.restore(old, TICK, LOT, BASE_SCALE)
+    check_book(engine)
+    assert (engine.status, engine.seq, engine.trade_id, engine.now, engine.last_price) == (
+        "halted",
+        7,
+        2,
+        0,
+        0,
+    )
+    assert engine.depth(10) == ([(990, 10)], [])
+    assert engine.orders[1].expire_time == 0 and engine.next_expiry() is None
+    assert not engine.stops.orders and not engine.lists
