@@ -49,15 +49,11 @@ _RISING_SIDE: Final[dict[str, str]] = {
 }
 
 
-def triggers_on_rise(order: Place) -> bool:
-    return _RISING_SIDE[order.type] == order.side
-
-
 def would_trigger(order: Place, last_price: int) -> bool:
     """Whether ``order``'s condition holds at ``last_price`` (0: no trade yet, never)."""
     if last_price == 0:
         return False
-    if triggers_on_rise(order):
+    if _RISING_SIDE[order.type] == order.side:
         return last_price >= order.stop_price
     return last_price <= order.stop_price
 
