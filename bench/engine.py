@@ -5,6 +5,10 @@ book, 1,000 users, about 1,000 resting orders spread over a few hundred prices, 
 stream dominated by passive limit orders and cancels near the touch, with some
 aggressive orders that trade and some amends.  ``--mix exchange-core`` uses that
 benchmark's own proportions instead (9% GTC, 3% IOC, 6% cancel, 82% move).
+``--mix conditional`` makes 20% of the commands conditional orders (stops and
+take-profits, limit and market, their stops a few ticks from the last trade price so
+that many trigger) and the rest the touch mix; it is measured in passes alternating with
+the plain touch mix of the same seed, and reports both and their ratio.
 
 The stream is generated first against a separate engine (so that cancels and amends
 name live orders), then replayed on fresh engines: once timing the whole loop
@@ -33,12 +37,14 @@ from actors.engine.messages import (
     Amend,
     Cancel,
     Command,
+    ConditionalType,
     Done,
     Event,
     Place,
     SelfTradePrevention,
     Side,
     TimeInForce,
+    Triggered,
 )
 from bench.stats import percentile, percentiles
 
@@ -49,6 +55,13 @@ BASE_SCALE = 100_000_000
 START_PRICE = 30_000 * 1_000_000
 USERS = 1_000
 TARGET_RESTING = 1_000
+CONDITIONAL_SHARE = 0.2
+CONDITIONAL: tuple[ConditionalType, ...] = (
+    "stop_limit",
+    "stop_market",
+    "take_profit_limit",
+    "take_profit_market",
+)
 
 
 class LiveOrders:
@@ -91,6 +104,7 @@ class Generator:
         self.live = LiveOrders()
         self.next_id = 1
         self.kinds: Counter[str] = Counter()
+        self.triggered = 0
 
     def mid(self) -> int:
         bid, ask = self.engine.best_bid(), self.engine.best_ask()
@@ -139,7 +153,29 @@ class Generator:
     def next(self) -> Command:
         if self.mix == "exchange-core":
             return self._next_exchange_core()
+        if self.mix == "conditional" and self.rng.random() < CONDITIONAL_SHARE:
+            return self._next_conditional()
         return self._next_touch()
+
+    def _next_conditional(self) -> Place:
+        """A stop or take-profit a few ticks (mostly) from the last trade price, on the
+        side where it waits; its limit a few ticks past its stop, so it trades."""
+        rng = self.rng
+        kind = rng.choice(CONDITIONAL)
+        side: Side = "buy" if rng.random() < 0.5 else "sell"
+        self.kinds[kind] += 1
+        last = self.engine.last_price or self.mid()
+        rises = (kind.startswith("stop")) == (side == "buy")
+        away = (1 + min(int(rng.expovariate(1 / 300)), 3_000)) * TICK
+        stop = last + away if rises else max(TICK, last - away)
+        reach = rng.randint(0, 5) * TICK
+        price = 0
+        if kind.endswith("_limit"):
+            price = stop + reach if side == "buy" else max(TICK, stop - reach)
+        order_id = self.next_id
+        self.next_id += 1
+        user = rng.randrange(1, USERS + 1)
+        return Place(order_id, user, side, kind, price, self.qty(), stop_price=stop)
 
     def _next_touch(self) -> Command:
         rng = self.rng
@@ -195,13 +231,20 @@ class Generator:
         return Amend(order_id, user, price=self.passive_price(own_side))
 
     def _side_of(self, order_id: int) -> Side:
-        return self.engine.orders[order_id].side
+        resting = self.engine.orders.get(order_id)
+        if resting is not None:
+            return resting.side
+        return self.engine.stops.orders[order_id].side
 
     def observe(self, command: Command, events: Sequence[Event]) -> None:
         for event in events:
             if isinstance(event, Done):
                 self.live.discard(event.order_id)
-        if isinstance(command, Place) and command.order_id in self.engine.orders:
+            elif isinstance(event, Triggered):
+                self.triggered += 1
+        if isinstance(command, Place) and (
+            command.order_id in self.engine.orders or command.order_id in self.engine.stops.orders
+        ):
             self.live.add(command.order_id, command.user_id)
 
     def generate(self, n: int) -> list[Command]:
@@ -260,9 +303,9 @@ def timer_overhead_ns() -> int:
 
 def kind_of(command: Command) -> str:
     if isinstance(command, Place):
-        if command.type == "market":
-            return "market"
-        return f"limit {command.time_in_force}"
+        if command.type == "limit":
+            return f"limit {command.time_in_force}"
+        return command.type
     return type(command).__name__.lower()
 
 
@@ -272,7 +315,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200_000, help="unmeasured commands first")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="throughput passes (median)")
-    parser.add_argument("--mix", choices=("touch", "exchange-core"), default="touch")
+    parser.add_argument("--mix", choices=("touch", "exchange-core", "conditional"), default="touch")
     parser.add_argument("--resting", type=int, default=TARGET_RESTING, help="book size kept")
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU")
     parser.add_argument("--no-gc", action="store_true", help="freeze and disable the collector")
@@ -284,6 +327,12 @@ def main() -> None:
     generator = Generator(args.seed, args.mix, args.resting)
     commands = generator.generate(args.warmup + args.commands)
     final = generator.engine
+    # The conditional mix is compared with the plain one in alternating passes.
+    plain_commands = None
+    if args.mix == "conditional":
+        plain_commands = Generator(args.seed, "touch", args.resting).generate(
+            args.warmup + args.commands
+        )
     generated_in = time.perf_counter() - started
     if args.no_gc:
         gc.collect()
@@ -291,7 +340,12 @@ def main() -> None:
         gc.disable()
 
     load_before = os.getloadavg()[0]
-    passes = [throughput(commands, args.warmup) for _ in range(args.repeat)]
+    passes = []
+    plain_passes = []
+    for _ in range(args.repeat):
+        if plain_commands is not None:
+            plain_passes.append(throughput(plain_commands, args.warmup))
+        passes.append(throughput(commands, args.warmup))
     runs = [wall for wall, _ in passes]
     ops = statistics.median(runs)
     ops_cpu = statistics.median(cpu for _, cpu in passes)
@@ -311,11 +365,22 @@ def main() -> None:
     print(
         f"  final book: {len(final.orders):,} resting orders on "
         f"{len(final.bids.levels) + len(final.asks.levels):,} prices, "
-        f"{final.trade_id:,} trades, gc {'off' if args.no_gc else 'on'}"
+        f"{len(final.stops):,} untriggered, {final.trade_id:,} trades, "
+        f"{generator.triggered:,} triggered, gc {'off' if args.no_gc else 'on'}"
     )
     shown = ", ".join(f"{run:,.0f}" for run in runs)
     print(f"  throughput   {ops:12,.0f} commands/s (median of {len(runs)}: {shown})")
     print(f"  throughput   {ops_cpu:12,.0f} commands per CPU second (median)")
+    result: dict[str, object] = {}
+    if plain_passes:
+        plain_ops = statistics.median(wall for wall, _ in plain_passes)
+        plain_cpu = statistics.median(cpu for _, cpu in plain_passes)
+        shown = ", ".join(f"{wall:,.0f}" for wall, _ in plain_passes)
+        print(f"  plain touch mix in alternating passes: {plain_ops:,.0f} commands/s ({shown})")
+        print(f"  plain touch mix {plain_cpu:12,.0f} commands per CPU second (median)")
+        ratio = ops_cpu / plain_cpu
+        print(f"  conditional / plain, per CPU second: {ratio:.1%}")
+        result = {"plain_ops_per_s": round(plain_ops), "ratio_cpu": round(ratio, 3)}
     print(f"  latency p50  {p50:8.2f} us")
     print(f"  latency p99  {p99:8.2f} us")
     print(f"  latency p999 {p999:8.2f} us")
@@ -327,10 +392,12 @@ def main() -> None:
         print(f"    {kind:<13} {len(spent) / len(lat):6.1%} {k50:7.2f} {k99:7.2f} {k999:8.2f}")
     result = {
         "bench": "engine",
+        "mix": args.mix,
         "ops_per_s": round(ops),
         "p50_us": round(p50, 2),
         "p99_us": round(p99, 2),
         "p999_us": round(p999, 2),
+        **result,
     }
     print(json.dumps(result))
 

@@ -19,6 +19,12 @@ Invariants:
 - Each turn publishes at most one MarketEvents message on ``book.<market>`` (and the
   trades again on ``trade.<market>``), so the market's sequence numbers reach subscribers
   contiguous and in order.
+- The engine sees time only as the turn's stamped time, given with each command.  When
+  an expiry is due at the start of a turn (a busy one, or an idle one: the runtime calls
+  ``on_idle`` every 100 ms), the actor applies a :class:`Tick` first and journals it as
+  a message of its own ``clock`` socket, so a replay expires the same orders at the same
+  times and a GTD order expires within a turn (at most ~100 ms) of its time.  Reports a
+  tick produces go to the shards concerned with ``request_seq`` 0.
 """
 
 from __future__ import annotations
@@ -30,7 +36,17 @@ import msgspec
 
 from actors.durable import DurableActor
 from actors.engine.engine import EngineSnapshot, MatchingEngine
-from actors.engine.messages import Accepted, Amended, Done, Event, LevelChanged, Rejected, Trade
+from actors.engine.messages import (
+    Accepted,
+    Amended,
+    Done,
+    Event,
+    LevelChanged,
+    Rejected,
+    Tick,
+    Trade,
+    Triggered,
+)
 from actors.engine.protocol import (
     Ack,
     AdminRequest,
@@ -63,6 +79,8 @@ log = logging.getLogger("engine")
 ROUTER = "router"
 # Subscribers hold a handful of topics each (book.<market>, trade.<market>).
 MAX_SUBSCRIPTIONS = 4096
+CLOCK = "clock"  # the socket name of the ticks the actor journals; no real socket has it
+_NO_ORIGIN = -1  # no shard asked: no report is owed to anyone in particular
 
 
 class EngineActorState(msgspec.Struct, frozen=True):
@@ -90,6 +108,7 @@ class EngineActor(DurableActor):
         self._public: list[LevelChanged | PublicTrade] = []
         # Replay rebuilds state only: nothing is published or encoded for sending.
         self._replaying = False
+        self._tick = Inbound(CLOCK, b"", 0, self._encoder.encode(Tick()))
 
     def make_pair(self) -> Pair | None:
         return pair_of(self, self.process.instances, self.instance, ENGINE_REPL)
@@ -105,7 +124,19 @@ class EngineActor(DurableActor):
         )
         log.info("engine ready", extra={"fields": {"market": self.engine.market}})
 
+    def on_quiet(self, now: int, out: Outbox) -> None:
+        self._tick_if_due(now, out)
+        self._publish(now, out)
+
+    def _tick_if_due(self, now: int, out: Outbox) -> None:
+        due = self.engine.next_expiry()
+        if due is not None and due <= now:
+            self._handle(self._tick, Tick(), now, out)
+            self.record(now, self._tick)
+
     def on_messages(self, batch: list[Inbound], now: int, out: Outbox) -> None:
+        # Queries in this turn must not see what expired before it.
+        self._tick_if_due(now, out)
         if log.isEnabledFor(logging.DEBUG):
             for message in batch:
                 log.debug(
@@ -142,8 +173,9 @@ class EngineActor(DurableActor):
                 return self._apply_request(message, request, now, out)
             case DepthQuery():
                 bids, asks = self.engine.depth(request.limit or 1 << 62)
+                engine = self.engine
                 reply = DepthReply(
-                    self.engine.market, self.engine.seq, self.engine.halted, bids, asks
+                    engine.market, engine.seq, engine.halted, bids, asks, engine.status
                 )
                 self._reply(out, message, reply)
             case AdminRequest():
@@ -151,8 +183,15 @@ class EngineActor(DurableActor):
                     self._refuse(out, message, "admin", "only the gateway sends admin commands")
                     return False
                 self.commands += 1
-                self.engine.apply(request.command)
+                events = self.engine.apply(request.command, now)
+                self._route(events, _NO_ORIGIN, 0, now, out)
                 self._reply(out, message, Ack())
+                return True
+            case Tick():
+                if message.socket != CLOCK:
+                    self._reply(out, message, ErrorReply("FORBIDDEN", "only the clock ticks"))
+                    return False
+                self._route(self.engine.apply(request, now), _NO_ORIGIN, 0, now, out)
                 return True
             case StatusQuery():
                 self._reply(out, message, self.status())
@@ -190,7 +229,7 @@ class EngineActor(DurableActor):
                 )
             return False
         self.commands += 1
-        events = self.engine.apply(request.command)
+        events = self.engine.apply(request.command, now)
         self._route(events, shard, request.seq, now, out)
         return True
 
@@ -216,7 +255,7 @@ class EngineActor(DurableActor):
         public ones for this turn's publication."""
         replaying = self._replaying
         public = self._public
-        by_shard: dict[int, list[PrivateEvent]] = {origin: []}
+        by_shard: dict[int, list[PrivateEvent]] = {} if origin == _NO_ORIGIN else {origin: []}
         for event in events:
             kind = type(event)
             if kind is LevelChanged:
@@ -236,7 +275,7 @@ class EngineActor(DurableActor):
                 if maker_shard != taker_shard:
                     by_shard.setdefault(maker_shard, []).append(trade)
             else:
-                private: Accepted | Rejected | Done | Amended = event  # type: ignore[assignment]
+                private: Accepted | Rejected | Done | Amended | Triggered = event  # type: ignore[assignment]
                 by_shard.setdefault(private.user_id >> USER_SHIFT, []).append(private)
         for shard, shard_events in by_shard.items():
             report = self._report(shard, request_seq if shard == origin else 0, now, shard_events)
@@ -278,6 +317,14 @@ class EngineActor(DurableActor):
         )
         metrics.gauge("bourse_market_seq", "The market's last sequence number", lambda: engine.seq)
         metrics.gauge(
+            "bourse_untriggered_orders",
+            "Conditional orders waiting for their trigger",
+            lambda: len(self.engine.stops),
+        )
+        metrics.gauge(
+            "bourse_gtd_orders", "GTD orders waiting to expire", lambda: len(self.engine.expiry)
+        )
+        metrics.gauge(
             "bourse_retained_reports",
             "Reports kept until their shard confirms them",
             lambda: sum(link.unacked for link in self.links.values()),
@@ -315,4 +362,6 @@ class EngineActor(DurableActor):
             len(engine.bids.levels),
             len(engine.asks.levels),
             self.commands,
+            engine.status,
+            len(engine.stops),
         )

@@ -30,7 +30,8 @@ from actors.engine.messages import SelfTradePrevention, Side
 class RestingOrder(msgspec.Struct, gc=False):
     """An order in the book (or a taker being matched).  Mutable: matching lowers
     ``remaining``, an amend changes ``price`` and ``qty``.  It holds no references to
-    other objects that could form a cycle, hence ``gc=False``."""
+    other objects that could form a cycle, hence ``gc=False``.  ``expire_time`` is 0
+    unless the order is GTD."""
 
     order_id: int
     user_id: int
@@ -40,6 +41,7 @@ class RestingOrder(msgspec.Struct, gc=False):
     remaining: int
     post_only: bool
     stp: SelfTradePrevention
+    expire_time: int = 0
 
 
 class Level:

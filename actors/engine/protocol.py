@@ -9,6 +9,8 @@ Invariants:
   to the shard that asked, and 0 on the others.
 - What the engine publishes holds no user or order ids: level totals and public trades,
   each with the market's sequence number.
+- A :class:`Tick` is never taken from a socket: the actor makes one from its own clock
+  when an expiry is due (and journals it like any command).
 """
 
 from __future__ import annotations
@@ -21,14 +23,20 @@ from actors.engine.messages import (
     Amended,
     Cancel,
     CancelAll,
+    CancelList,
     Done,
     Halt,
     LevelChanged,
+    MarketStatus,
     Place,
+    PlaceList,
     Rejected,
     Resume,
+    SetStatus,
     Side,
+    Tick,
     Trade,
+    Triggered,
 )
 
 
@@ -47,7 +55,7 @@ class _Journaled(_Message, frozen=True, forbid_unknown_fields=True):
 class EngineRequest(_Journaled, tag="request", frozen=True):
     shard: int
     seq: int
-    command: Place | Cancel | CancelAll | Amend
+    command: Place | Cancel | CancelAll | Amend | PlaceList | CancelList
 
 
 class DepthQuery(_Journaled, tag="depth_query", frozen=True):
@@ -55,7 +63,7 @@ class DepthQuery(_Journaled, tag="depth_query", frozen=True):
 
 
 class AdminRequest(_Journaled, tag="admin", frozen=True):
-    command: Halt | Resume
+    command: Halt | Resume | SetStatus
 
 
 class StatusQuery(_Journaled, tag="status_query", frozen=True):
@@ -70,12 +78,12 @@ class Sync(_Journaled, tag="sync", frozen=True):
     applied: int
 
 
-EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync
+EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync | Tick
 
 
 # --- answers from the engine ----------------------------------------------------------------
 
-PrivateEvent = Accepted | Rejected | Trade | Done | Amended
+PrivateEvent = Accepted | Rejected | Trade | Done | Amended | Triggered
 
 
 class Report(_Journaled, tag="report", frozen=True):
@@ -87,14 +95,20 @@ class Report(_Journaled, tag="report", frozen=True):
 
 
 class DepthReply(_Message, tag="depth", frozen=True):
+    """``halted`` is ``status == "halted"``, for readers older than statuses."""
+
     market: str
     seq: int
     halted: bool
     bids: list[tuple[int, int]]
     asks: list[tuple[int, int]]
+    status: MarketStatus = "trading"
 
 
 class EngineStatus(_Message, tag="status", frozen=True):
+    """``open_orders`` counts the orders in the book; ``untriggered`` those waiting for
+    their trigger."""
+
     market: str
     seq: int
     halted: bool
@@ -102,6 +116,8 @@ class EngineStatus(_Message, tag="status", frozen=True):
     bid_levels: int
     ask_levels: int
     commands: int
+    status: MarketStatus = "trading"
+    untriggered: int = 0
 
 
 class Ack(_Message, tag="ack", frozen=True):

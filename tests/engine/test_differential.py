@@ -1,8 +1,12 @@
 """The engine against the reference book on long random command streams.
 
-After every command both must have produced identical events and hold identical books
-(every order, in priority order, with its remaining quantity), and the engine's
-invariants (see ``engine_streams.check_book`` and ``engine_streams.Audit``) must hold.
+The streams mix plain orders with conditional orders, GTD orders (time advancing a few
+milliseconds per command, so that orders expire on ticks and before commands), OCO
+lists and status changes.  After every command both must have produced identical events
+and hold identical state (every resting order in priority order with its remaining
+quantity, the untriggered orders in trigger order, the live lists, the last price, the
+status and the next expiry), and the engine's invariants (see
+``engine_streams.check_book`` and ``engine_streams.Audit``) must hold.
 """
 
 from __future__ import annotations
@@ -32,15 +36,20 @@ def run_side_by_side(r: Chooser, commands: int) -> None:
     audit = Audit()
     for step in range(commands):
         live = [(o.order_id, o.user_id) for o in reference.orders]
-        command = stream.next(r, live, reference.halted)
-        events = engine.apply(command)
-        expected = reference.apply(command)
+        live += [(o.order_id, o.user_id) for o in reference.waiting]
+        command = stream.next(r, live, reference.status)
+        events = engine.apply(command, stream.now)
+        expected = reference.apply(command, stream.now)
         assert events == expected, f"step {step}: {command}"
         check_book(engine)
         audit.check(engine, command, events)
-        assert engine.snapshot().orders == reference.snapshot_orders(), f"step {step}"
+        snapshot = engine.snapshot()
+        assert snapshot.orders == reference.snapshot_orders(), f"step {step}"
+        assert snapshot.untriggered == reference.waiting_in_trigger_order(), f"step {step}"
+        assert snapshot.lists == sorted(reference.lists, key=lambda oco: oco.list_id)
         assert engine.depth(100) == reference.depth(100)
-        assert engine.halted == reference.halted
+        assert (engine.status, engine.last_price) == (reference.status, reference.last_price)
+        assert engine.next_expiry() == reference.next_expiry()
 
 
 @settings(

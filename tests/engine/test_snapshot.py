@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 from engine_streams import (
     BASE_SCALE,
@@ -26,10 +27,15 @@ from actors.engine.engine import EngineSnapshot, MatchingEngine
 from actors.engine.messages import Halt
 
 
+def live(engine: MatchingEngine) -> list[tuple[int, int]]:
+    orders = [(o.order_id, o.user_id) for o in engine.orders.values()]
+    return orders + [(o.order_id, o.user_id) for o in engine.stops.orders.values()]
+
+
 def drive(engine: MatchingEngine, stream: CommandStream, r: Chooser, commands: int) -> None:
     for _ in range(commands):
-        live = [(o.order_id, o.user_id) for o in engine.orders.values()]
-        engine.apply(stream.next(r, live, engine.halted))
+        command = stream.next(r, live(engine), engine.status)
+        engine.apply(command, stream.now)
 
 
 def restored(engine: MatchingEngine, via_bytes: bool) -> MatchingEngine:
@@ -41,9 +47,9 @@ def assert_same_future(
     original: MatchingEngine, copy: MatchingEngine, stream: CommandStream, r: Chooser, n: int
 ) -> None:
     for step in range(n):
-        live = [(o.order_id, o.user_id) for o in original.orders.values()]
-        command = stream.next(r, live, original.halted)
-        assert original.apply(command) == copy.apply(command), f"step {step}: {command}"
+        command = stream.next(r, live(original), original.status)
+        now = stream.now
+        assert original.apply(command, now) == copy.apply(command, now), f"step {step}"
     check_book(copy)
     assert copy.state_hash() == original.state_hash()
     assert copy.depth(1000) == original.depth(1000)
@@ -56,16 +62,18 @@ def test_restore_gives_the_same_state_and_the_same_future(seed: int, via_bytes: 
     stream = CommandStream()
     original = new_engine()
     drive(original, stream, r, 3_000)
-    assert original.orders, "the snapshot should hold a real book"
+    # Go on to a state that holds every kind of thing a snapshot must carry.
+    for _ in range(10_000):
+        if original.orders and original.stops.orders and original.expiry and original.lists:
+            break
+        drive(original, stream, r, 1)
+    assert original.orders and original.stops.orders and original.expiry and original.lists
     copy = restored(original, via_bytes)
     check_book(copy)
     assert copy.state_hash() == original.state_hash()
-    assert (copy.seq, copy.trade_id, copy.halted, copy.market) == (
-        original.seq,
-        original.trade_id,
-        original.halted,
-        original.market,
-    )
+    fields = ("seq", "trade_id", "status", "market", "now", "last_price", "lists")
+    assert [getattr(copy, f) for f in fields] == [getattr(original, f) for f in fields]
+    assert copy.next_expiry() == original.next_expiry()
     assert copy.depth(1000) == original.depth(1000)
     assert_same_future(original, copy, stream, r, 3_000)
 
@@ -96,3 +104,28 @@ def test_the_hash_tells_states_apart_and_ignores_history() -> None:
     c = new_engine()
     drive(c, CommandStream(), random.Random(8), 500)
     assert c.state_hash() != a.state_hash()
+
+
+def test_a_snapshot_written_before_statuses_and_expiry_still_restores() -> None:
+    # The shape an engine wrote before conditional orders, GTD and statuses existed.
+    old = msgspec.msgpack.encode(
+        {
+            "market": "TEST-QUOTE",
+            "seq": 7,
+            "trade_id": 2,
+            "halted": True,
+            "orders": [[1, 1, "buy", 990, 20, 10, False, "expire_taker"]],
+        }
+    )
+    engine = MatchingEngine.restore(old, TICK, LOT, BASE_SCALE)
+    check_book(engine)
+    assert (engine.status, engine.seq, engine.trade_id, engine.now, engine.last_price) == (
+        "halted",
+        7,
+        2,
+        0,
+        0,
+    )
+    assert engine.depth(10) == ([(990, 10)], [])
+    assert engine.orders[1].expire_time == 0 and engine.next_expiry() is None
+    assert not engine.stops.orders and not engine.lists
