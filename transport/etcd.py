@@ -18,8 +18,13 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import socket
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -229,6 +234,7 @@ class _LeaseGrant(_Request, frozen=True):
 
 
 A = TypeVar("A", bound=_Answer)
+MAX_WATCH_LINE = 64 * 1024 * 1024
 _ENCODER = msgspec.json.Encoder()
 # int64 fields come as strings: only a non-strict decoder turns "12" into 12.
 _DECODERS: dict[type[_Answer], msgspec.json.Decoder[_Answer]] = {}
@@ -252,8 +258,8 @@ class EtcdClient:
             raise ValueError("no etcd endpoint")
         self._endpoints = list(endpoints)
         self._preferred = 0
-        self._timeout = httpx.Timeout(timeout_s)
-        self._http = httpx.Client(timeout=self._timeout)
+        self._timeout_s = timeout_s
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout_s))
 
     def close(self) -> None:
         self._http.close()
@@ -299,30 +305,25 @@ class EtcdClient:
 
     def watch(
         self, key: bytes, range_end: bytes, start_revision: int, idle_s: float
-    ) -> Iterator[WatchResponse]:
-        """The responses of one watch stream, in order, until the stream ends or stays
-        silent for ``idle_s`` (both raise :class:`EtcdUnavailable`: reconnect and resume)."""
+    ) -> WatchStream:
+        """A watch of ``[key, range_end)`` from ``start_revision``, once etcd said it
+        created it (within the timeout, like any call)."""
         create = _WatchCreate(key, range_end, start_revision, progress_notify=True)
         body = _ENCODER.encode(_WatchRequest(create))
-        timeout = httpx.Timeout(self._timeout.connect, read=idle_s)
-        url = self._endpoints[self._preferred] + "/v3/watch"
-        try:
-            with self._http.stream("POST", url, content=body, timeout=timeout) as response:
-                if response.status_code != 200:
-                    response.read()
-                    raise self._refusal(response)
-                for line in response.iter_lines():
-                    if not line:
-                        continue
-                    message = _decode(line.encode(), WatchMessage)
-                    if message.error is not None:
-                        raise EtcdError(f"etcd ended the watch: {message.error.message}")
-                    if message.result is not None:
-                        yield message.result
-        except httpx.TransportError as error:
-            self._next_endpoint()
-            raise EtcdUnavailable(f"etcd watch at {url}: {_describe(error)}") from None
-        raise EtcdUnavailable(f"etcd watch at {url}: the stream ended")
+        failures = []
+        for _ in range(len(self._endpoints)):
+            endpoint = self._endpoints[self._preferred]
+            stream = WatchStream(endpoint, self._timeout_s, idle_s)
+            try:
+                stream.open(body)
+                return stream
+            except ConnectionRefusedError as error:
+                failures.append(f"{endpoint}: {error}")
+                self._next_endpoint()
+            except EtcdUnavailable:
+                self._next_endpoint()
+                raise
+        raise EtcdUnavailable("no etcd endpoint answered: " + "; ".join(failures))
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -342,24 +343,110 @@ class EtcdClient:
                 self._next_endpoint()
                 raise EtcdUnavailable(f"etcd at {url}: {_describe(error)}") from None
             if response.status_code != 200:
-                raise self._refusal(response)
+                raise _refusal(response.status_code, response.content)
             return _decode(response.content, kind)
         raise EtcdUnavailable("no etcd endpoint answered: " + "; ".join(failures))
 
     def _next_endpoint(self) -> None:
         self._preferred = (self._preferred + 1) % len(self._endpoints)
 
-    @staticmethod
-    def _refusal(response: httpx.Response) -> EtcdError:
-        try:
-            status = msgspec.json.decode(response.content, type=Status)
-            detail = status.message or status.error
-        except msgspec.DecodeError:
-            detail = response.text[:200]
-        if response.status_code == 503:  # no leader, or etcd still starting
-            return EtcdUnavailable(f"etcd is unavailable: {detail}")
-        return EtcdError(f"etcd answered {response.status_code}: {detail}")
+
+def _refusal(status_code: int, content: bytes) -> EtcdError:
+    try:
+        status = msgspec.json.decode(content, type=Status)
+        detail = status.message or status.error
+    except msgspec.DecodeError:
+        detail = content[:200].decode(errors="replace")
+    if status_code == 503:  # no leader, or etcd still starting
+        return EtcdUnavailable(f"etcd is unavailable: {detail}")
+    return EtcdError(f"etcd answered {status_code}: {detail}")
 
 
-def _describe(error: httpx.TransportError) -> str:
+def _describe(error: Exception) -> str:
     return f"{type(error).__name__} {error}".strip()
+
+
+class WatchStream:
+    """One watch stream over a connection of its own (the standard library's, so that its
+    socket's timeout can change once the stream is up, and another thread can end it).
+
+    Iterating gives the responses in order; the iteration raises
+    :class:`EtcdUnavailable` when the stream ends, breaks, or stays silent ``idle_s``.
+    The thread that iterates closes it; any other may :meth:`shutdown` it.
+    """
+
+    def __init__(self, endpoint: str, timeout_s: float, idle_s: float) -> None:
+        parts = urlsplit(endpoint)
+        self._where = endpoint + "/v3/watch"
+        self._connection = http.client.HTTPConnection(
+            parts.hostname or "", parts.port, timeout=timeout_s
+        )
+        self._idle_s = idle_s
+        self._response: http.client.HTTPResponse | None = None
+        self._first: WatchResponse | None = None
+        self._closed = threading.Event()
+
+    def open(self, body: bytes) -> None:
+        """Send the request and read etcd's first answer, each within the timeout."""
+        try:
+            self._connection.request(
+                "POST", "/v3/watch", body, headers={"Content-Type": "application/json"}
+            )
+            response = self._connection.getresponse()
+            if response.status != 200:
+                raise _refusal(response.status, response.read(4096))
+            self._response = response
+            first = self._next()
+        except ConnectionRefusedError:
+            self.close()
+            raise
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            raise EtcdUnavailable(f"etcd watch at {self._where}: {_describe(error)}") from None
+        except EtcdError:
+            self.close()
+            raise
+        if not first.created:
+            self._first = first
+        sock = self._connection.sock
+        if sock is not None:
+            sock.settimeout(self._idle_s)
+
+    def __iter__(self) -> Iterator[WatchResponse]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        try:
+            while True:
+                yield self._next()
+        except (OSError, http.client.HTTPException) as error:
+            raise EtcdUnavailable(f"etcd watch at {self._where}: {_describe(error)}") from None
+
+    def _next(self) -> WatchResponse:
+        assert self._response is not None
+        while True:
+            line = self._response.readline(MAX_WATCH_LINE)
+            if not line or not line.endswith(b"\n"):
+                why = "closed" if self._closed.is_set() else "the stream ended"
+                raise EtcdUnavailable(f"etcd watch at {self._where}: {why}")
+            if line.strip():
+                break
+        message = _decode(line, WatchMessage)
+        if message.error is not None:
+            raise EtcdError(f"etcd ended the watch: {message.error.message}")
+        if message.result is None:
+            raise EtcdError("etcd's watch answer has no result")
+        return message.result
+
+    def shutdown(self) -> None:
+        """End the stream now, from any thread: a read waiting on it returns at once."""
+        self._closed.set()
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Release the connection (by the thread that reads it)."""
+        self._closed.set()
+        self._connection.close()

@@ -23,6 +23,7 @@ Invariants of :class:`LeaderWatch`:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from transport.etcd import EtcdClient, EtcdError, KeyValue, prefix_end
+from transport.etcd import EtcdClient, EtcdError, KeyValue, WatchStream, prefix_end
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class LeaderWatch:
         self._revision = 0
         self._stop = threading.Event()
         self._delivering = threading.RLock()
+        self._streaming: WatchStream | None = None
         self._thread = threading.Thread(target=self._follow, name="leader-watch", daemon=True)
 
     def start(self) -> dict[str, Leader]:
@@ -195,10 +197,14 @@ class LeaderWatch:
         return self._revision
 
     def close(self) -> None:
+        """Stop following (at once: the stream is ended, not waited out)."""
         with self._delivering:
             self._stop.set()
-        # The thread may wait up to WATCH_IDLE_S on a silent stream; it closes the client
-        # when it leaves and delivers nothing more.
+            streaming = self._streaming
+        if streaming is not None:
+            streaming.shutdown()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
 
     def _follow(self) -> None:
         delay = WATCH_BACKOFF_S[0]
@@ -223,7 +229,14 @@ class LeaderWatch:
     def _stream(self) -> None:
         start = self._revision + 1
         lo, hi = self._keys.leaders, prefix_end(self._keys.leaders)
-        for response in self._etcd.watch(lo, hi, start, WATCH_IDLE_S):
+        with contextlib.closing(self._etcd.watch(lo, hi, start, WATCH_IDLE_S)) as stream:
+            with self._delivering:
+                self._streaming = stream
+            if not self._stop.is_set():
+                self._apply(stream)
+
+    def _apply(self, stream: WatchStream) -> None:
+        for response in stream:
             if self._stop.is_set():
                 return
             if response.compact_revision:
