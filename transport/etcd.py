@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import logging
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,6 +29,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import msgspec
+
+# httpx logs every request at info: three lease keepalives a second would fill the logs.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class EtcdError(Exception):
