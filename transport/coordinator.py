@@ -112,15 +112,20 @@ class Coordinator:
         self._granting = threading.Lock()
         self._lease: Lease | None = None
         self._leading: dict[str, _Held] = {}
+        self._watches: list[LeaderWatch] = []
 
     def _client(self) -> EtcdClient:
         return EtcdClient(self._settings.endpoints, self._settings.request_timeout_ms / 1000)
 
     def close(self, revoke: bool = True) -> None:
-        """Stop leading.  With ``revoke`` the leader keys go at once, else when the TTL ends."""
+        """Stop leading and watching.  With ``revoke`` the leader keys go at once, else
+        when the TTL ends."""
         with self._lock:
             lease, self._lease = self._lease, None
             self._leading.clear()
+            watches, self._watches = self._watches, []
+        for watch in watches:
+            watch.close()
         if lease is not None:
             lease.close(revoke)
         self._etcd.close()
@@ -136,9 +141,9 @@ class Coordinator:
     def _current_lease(self) -> Lease:
         with self._granting:
             with self._lock:
-                lease = self._lease
-            if lease is not None and lease.valid():
-                return lease
+                lapsed = self._lease
+            if lapsed is not None and lapsed.valid():
+                return lapsed
             fresh = Lease(
                 self._client(),
                 self._settings.lease_ttl_ms // 1000,
@@ -147,10 +152,12 @@ class Coordinator:
             ).start()
             with self._lock:
                 self._lease = fresh
-            if lease is not None:
-                self._lost(lease)  # it lapsed, even if its thread has not said so yet
-                lease.close(revoke=True)
-            return fresh
+        if lapsed is not None:
+            # Lost, even if its thread has not said so yet (outside the lock: the
+            # callback may campaign again).
+            self._lost(lapsed)
+            lapsed.close(revoke=True)
+        return fresh
 
     def _lost(self, lease: Lease) -> None:
         with self._lock:
@@ -242,6 +249,8 @@ class Coordinator:
         and ``on_change`` gets each change after it."""
         watch = LeaderWatch(self._client(), self._keys, on_change)
         watch.start()
+        with self._lock:
+            self._watches.append(watch)
         return watch
 
     # -- the in-sync set -----------------------------------------------------------------

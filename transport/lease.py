@@ -14,11 +14,14 @@ Invariants:
   :attr:`Lease.lost` event): when etcd answers a keepalive with TTL 0, or when the
   deadline passes without a successful keepalive.  A new leadership takes a new lease.
   :meth:`Lease.close` ends the lease too (``lost`` is set, no callback).
-- Keepalives go every TTL/3, and again at once when one fails, until the deadline.
+- Keepalives go every TTL/3, and again at once when one fails, until the deadline.  A
+  lease lost to its deadline is revoked as well (best effort), so that the next leader
+  need not wait for etcd to expire it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -113,6 +116,10 @@ class Lease:
         while not self._stop.wait(max(0.0, next_send - fence_clock())):
             now = fence_clock()
             if now >= self.deadline:
+                # Not valid any more (the deadline says so to every reader), but etcd may
+                # still hold it: free what it holds for the next leader now, then report.
+                with contextlib.suppress(EtcdError):
+                    self._etcd.lease_revoke(self.id)
                 self._lose("no keepalive succeeded before the fencing deadline")
                 return
             try:

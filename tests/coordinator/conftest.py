@@ -6,12 +6,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from coordkit import MakeCoordinator
 
 from bourse.coordination import CoordinatorSettings
 from harness.etcd import Etcd, etcd
 from transport.coordinator import Coordinator
-
-MakeCoordinator = Callable[..., Coordinator]
 
 
 @pytest.fixture

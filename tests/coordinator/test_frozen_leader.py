@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import MakeCoordinator
+from coordkit import MakeCoordinator
 from gateway_kit import wait_until
 
 from bourse.coordination import CoordinatorSettings

@@ -7,7 +7,7 @@ import base64
 
 import httpx
 import pytest
-from conftest import MakeCoordinator
+from coordkit import MakeCoordinator
 
 from bourse.coordination import CoordinatorSettings
 from transport.coordinator import Coordinator, NotLeading

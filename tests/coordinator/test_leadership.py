@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 
 import pytest
-from conftest import MakeCoordinator
+from coordkit import MakeCoordinator
 from gateway_kit import wait_until
 from tcpcut import TcpCut
 
@@ -200,3 +200,34 @@ def test_bad_names_and_payloads_are_refused_before_any_call(
             one.campaign(group, instance, payload)  # type: ignore[arg-type]
     finally:
         one.close()
+
+
+def test_after_losing_its_lease_a_process_leads_again_on_a_new_one(
+    server: Etcd, settings: CoordinatorSettings, coordinator: MakeCoordinator
+) -> None:
+    """Told of the loss, it may campaign from the callback itself (etcd may still hold
+    the old key until it expires the old lease); it leads again on a new lease, with a
+    greater epoch."""
+    cut = TcpCut(server.client_port)
+    from_callback: list[int | None] = []
+    try:
+
+        def campaign_again(lost: Mapping[str, int]) -> None:
+            cut.mend()
+            from_callback.append(leader.campaign(GROUP, "primary", {}))
+
+        leader = coordinator(
+            dataclasses.replace(settings, endpoints=(cut.endpoint,)), on_lost=campaign_again
+        )
+        first = leader.campaign(GROUP, "primary", {}, primary=True)
+        assert first is not None and leader.lease is not None
+        old_lease = leader.lease
+        cut.cut()
+        wait_until(lambda: from_callback != [], 10.0, "the loss, and a campaign after it")
+        wait_until(lambda: leader.campaign(GROUP, "primary", {}) is not None, 5.0, "leading again")
+        again = leader.leading(GROUP)
+        assert again is not None and again > first
+        assert from_callback[0] in (None, again)
+        assert leader.lease is not old_lease and old_lease.lost.is_set()
+    finally:
+        cut.close()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from conftest import MakeCoordinator
+from coordkit import MakeCoordinator
 from gateway_kit import wait_until
 
 from bourse.coordination import CoordinatorSettings
@@ -22,7 +22,7 @@ from transport.coordinator import Coordinator, CoordinatorError, CoordinatorUnav
 GROUP = "engine-BTC-USDT"
 # A call may spend the timeout connecting and again waiting for the answer; the rest is
 # this Python on a busy machine.
-SLACK_S = 0.3
+SLACK_S = 0.5
 
 
 def every_call(one: Coordinator) -> dict[str, Callable[[], object]]:

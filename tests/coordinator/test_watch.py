@@ -8,7 +8,7 @@ import dataclasses
 import threading
 
 import httpx
-from conftest import MakeCoordinator
+from coordkit import MakeCoordinator
 from gateway_kit import wait_until
 from tcpcut import TcpCut
 
