@@ -347,7 +347,10 @@ class EtcdClient:
                 self._next_endpoint()
                 raise EtcdUnavailable(f"etcd at {url}: {_describe(error)}") from None
             if response.status_code != 200:
-                raise _refusal(response.status_code, response.content)
+                refusal = _refusal(response.status_code, response.content)
+                if isinstance(refusal, EtcdUnavailable):
+                    self._next_endpoint()  # a member cut off from the others, say
+                raise refusal
             return _decode(response.content, kind)
         raise EtcdUnavailable("no etcd endpoint answered: " + "; ".join(failures))
 

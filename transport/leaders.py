@@ -177,6 +177,7 @@ class LeaderWatch:
         self._stop = threading.Event()
         self._delivering = threading.RLock()
         self._streaming: WatchStream | None = None
+        self._streamed = False  # a stream opened since the last failure
         self._thread = threading.Thread(target=self._follow, name="leader-watch", daemon=True)
 
     def start(self) -> dict[str, Leader]:
@@ -212,17 +213,18 @@ class LeaderWatch:
             while not self._stop.is_set():
                 try:
                     self._stream()
-                except EtcdError as error:
+                except Exception as error:
                     if self._stop.is_set():
                         return
-                    log.info(
+                    if self._streamed:  # it broke after working: try again soon
+                        self._streamed, delay = False, WATCH_BACKOFF_S[0]
+                    log.log(
+                        logging.INFO if isinstance(error, EtcdError) else logging.ERROR,
                         "leader watch reconnecting",
-                        extra={"fields": {"after": self._revision, "error": str(error)}},
+                        extra={"fields": {"after": self._revision, "error": repr(error)}},
                     )
                     self._stop.wait(delay)
                     delay = min(delay * 2, WATCH_BACKOFF_S[1])
-                    continue
-                delay = WATCH_BACKOFF_S[0]
         finally:
             self._etcd.close()
 
@@ -232,6 +234,7 @@ class LeaderWatch:
         with contextlib.closing(self._etcd.watch(lo, hi, start, WATCH_IDLE_S)) as stream:
             with self._delivering:
                 self._streaming = stream
+            self._streamed = True
             if not self._stop.is_set():
                 self._apply(stream)
 
