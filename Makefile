@@ -10,7 +10,7 @@ UI_SOURCES := $(shell find ui/src ui/index.html ui/vite.config.* ui/tsconfig*.js
 # npm ci writes this file last: the UI's packages are installed as the lock file says.
 UI_DEPS := ui/node_modules/.package-lock.json
 
-.PHONY: install python-deps ui ui-deps browser run test lint format bench clean clean-data
+.PHONY: install python-deps ui ui-deps browser etcd run test lint format bench clean clean-data
 
 install: python-deps ui
 
@@ -36,16 +36,21 @@ ui/dist/index.html: $(UI_DEPS) $(UI_SOURCES)
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# The coordinator's tests run a real etcd: Debian's etcd-server (3.4).
+etcd:
+	@command -v etcd >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
+
 # Every process of the config's host HOST under bourse's own supervisor: one that dies is
 # started again (with back-off) while the others serve; Ctrl-C stops them all cleanly.
 HOST ?= local
 
-run: install
+# A config with a [coordinator] (standbys, configs/ha-local.toml) needs etcd installed.
+run: install $(if $(shell grep -s '^\[coordinator\]' $(CONFIG)),etcd)
 	$(BIN)/bourse --config $(CONFIG) config check
 	$(BIN)/bourse --config $(CONFIG) keys init
 	$(BIN)/bourse --config $(CONFIG) run --host $(HOST) --announce
 
-test: install browser
+test: install browser etcd
 	cd ui && npm test --silent
 	$(BIN)/pytest -q
 
@@ -65,7 +70,7 @@ format: python-deps ui-deps
 # module from the project's root so that it imports the project by name.
 BENCHES := $(basename $(notdir $(shell grep -l '^if __name__ == "__main__":' bench/*.py)))
 
-bench: install
+bench: install etcd
 	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(BIN)/python -m bench.$$name || exit 1; done
 
 # Build output only: the exchange's data (journals, snapshots, keys) stays.

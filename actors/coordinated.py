@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 import queue
 
-from transport.coordinator import Coordinator, CoordinatorError, LeaderChange
-
 from actors.leadership import Leadership
 from bourse.config import Config, ConfigError
+from transport.coordinator import Coordinator, CoordinatorError, LeaderChange
 
 log = logging.getLogger("leadership")
 
@@ -80,7 +79,7 @@ class CoordinatedLeadership(Leadership):
             log.error("could not mark diverged", extra={"fields": {"error": str(error)}})
 
     def close(self) -> None:
-        self._watch.stop()
+        self._watch.close()
         self._coordinator.close(revoke=True)
 
 

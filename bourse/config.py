@@ -23,6 +23,7 @@ from typing import Literal
 
 import msgspec
 
+from bourse.coordination import CoordinatorSection, CoordinatorSettings, coordinator_settings
 from bourse.ids import shard_of_user
 from bourse.market import FEE_SCALE, Market
 from bourse.money import AmountError, decimals_of, parse_units
@@ -142,6 +143,8 @@ class ConfigFile(_Section, kw_only=True, frozen=True):
     shards: list[ShardSection]
     gateway: GatewaySection
     feed: FeedSection
+    # No section: no coordinator, every actor leads alone (bourse/coordination.py).
+    coordinator: CoordinatorSection | None = None
 
 
 LOCAL_HOST_ENV = "BOURSE_LOCAL_HOST"
@@ -260,6 +263,7 @@ class Config:
     gateway: Endpoint
     feed_router: Endpoint
     feed_ws: Endpoint
+    coordinator: CoordinatorSettings | None = None
 
     @property
     def exchange(self) -> ExchangeSection:
@@ -387,6 +391,12 @@ def _build(path: Path, raw: ConfigFile) -> Config:
     gateway = endpoints.take("gateway", raw.gateway.host, raw.gateway.port)
     feed_router = endpoints.take("feed", raw.feed.host, raw.feed.router_port)
     feed_ws = endpoints.take("feed", raw.feed.host, raw.feed.ws_port)
+    coordinator = None
+    if raw.coordinator is not None:
+        try:
+            coordinator = coordinator_settings(raw.coordinator, raw.exchange.name)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     return Config(
         path=path,
         raw=raw,
@@ -397,6 +407,7 @@ def _build(path: Path, raw: ConfigFile) -> Config:
         gateway=gateway,
         feed_router=feed_router,
         feed_ws=feed_ws,
+        coordinator=coordinator,
     )
 
 
