@@ -88,6 +88,7 @@ class Pair:
         self.in_sync = False
         self.runtime: Runtime | None = None
         self._hello_at = 0.0
+        self._streamed_by = 0  # the epoch of the leader whose stream this follower takes
         self._digests: dict[int, str] = {}  # index -> this instance's state hash there
         self._leader_digests: dict[int, str] = {}
         self.diverged = False
@@ -199,9 +200,13 @@ class Pair:
                 self._acked(request)
 
     def _catch_up(self, hello: Hello) -> None:
+        """Bring a follower from where it says it stands: the batches it lacks, or the
+        whole state (then it is out of the in-sync set until it acknowledged it)."""
         assert self.log is not None
         batches = self.log.catch_up(hello)
         if batches is None:
+            if self.in_sync:
+                self._set_in_sync(False, "it needs the whole state")
             state = self.actor.snapshot_state()
             index = self.actor.journal.next_index
             log.info(
@@ -209,11 +214,10 @@ class Pair:
                 extra={"fields": {"index": index, "bytes": len(state), "from": hello.held}},
             )
             self._to_follower(Install(self.log.epoch, index, state))
-        else:
-            for batch in batches:
-                self._to_follower(batch)
-        if self.in_sync:
-            self._set_in_sync(False, "it started over")
+            return
+        self.follower_held = hello.held
+        for batch in batches:
+            self._to_follower(batch)
 
     def _acked(self, ack: Ack) -> None:
         assert self.log is not None
@@ -293,6 +297,11 @@ class Pair:
     # --- following ---------------------------------------------------------------------
 
     def _say_hello(self) -> None:
+        """Tell the leader where this follower stands: until its stream flows (after a
+        start, a new leader, a gap), at most every ``HELLO_EVERY_S``."""
+        leader = self.leadership.leader
+        if leader is not None and leader[1] == self._streamed_by:
+            return
         now = time.monotonic()
         if now - self._hello_at < HELLO_EVERY_S:
             return
@@ -334,6 +343,7 @@ class Pair:
     def _take_batch(self, batch: Batch, epoch: int) -> None:
         verdict = self.position.judge(batch, epoch)
         if verdict == "gap" or verdict == "stale":
+            self._streamed_by = 0
             self._hello_at = 0.0
             self._say_hello()
             return
@@ -342,6 +352,7 @@ class Pair:
         actor = self.actor
         sync = actor.journal.fsync
         payloads = actor.journal.append_framed(batch.index, batch.count, batch.frames, sync)
+        self._streamed_by = epoch
         self._ack(self.position.applied(batch))
         actor.apply_entries(payloads)
 
@@ -359,6 +370,7 @@ class Pair:
             "installed the leader's state",
             extra={"fields": {"index": install.index, "epoch": install.epoch}},
         )
+        self._streamed_by = epoch
         self._ack(self.position.installed(install))
 
     def _compare(self, index: int) -> None:

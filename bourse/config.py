@@ -397,6 +397,14 @@ def _build(path: Path, raw: ConfigFile) -> Config:
             coordinator = coordinator_settings(raw.coordinator, raw.exchange.name)
         except ValueError as error:
             raise ConfigError(str(error)) from None
+        if raw.coordinator.host and raw.coordinator.host not in raw.hosts:
+            raise ConfigError(f"`coordinator.host`: unknown host {raw.coordinator.host!r}")
+    for owner, pair in [*engines.items(), *((s.name, s) for s in shards)]:
+        if pair.standby is not None and coordinator is None:
+            raise ConfigError(
+                f"`{owner}` has a standby: who leads is the coordinator's to say, so the "
+                "config needs a [coordinator] section"
+            )
     return Config(
         path=path,
         raw=raw,

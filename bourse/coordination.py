@@ -30,6 +30,9 @@ class CoordinatorSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     request_timeout_ms: int = 250
     # A leader stops acting this long before its lease could end, whatever the clocks do.
     fence_margin_ms: int = 100
+    # On one machine only: the host whose `bourse run --host` starts a single-member etcd
+    # at the first endpoint (a cluster across hosts runs an etcd cluster of its own).
+    host: str = ""
 
 
 @dataclass(frozen=True, slots=True)

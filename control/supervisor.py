@@ -16,9 +16,11 @@ import threading
 import time
 from dataclasses import dataclass
 from types import FrameType
+from urllib.parse import urlsplit
 
-from bourse.config import Config
+from bourse.config import Config, data_dir
 from control import banner
+from control.etcd import etcd_command
 
 log = logging.getLogger("supervisor")
 
@@ -40,6 +42,13 @@ class Child:
 def children_of(config: Config, host: str, config_path: str) -> list[Child]:
     base = [sys.executable, "-m", "control.cli", "--config", config_path, "run"]
     children = []
+    section = config.raw.coordinator
+    if section is not None and section.host == host and config.coordinator is not None:
+        client = config.coordinator.endpoints[0]
+        parts = urlsplit(client)
+        peer = f"http://{parts.hostname}:{(parts.port or 2379) + 1}"
+        folder = data_dir() / "etcd"
+        children.append(Child("etcd", etcd_command(folder, client, peer)))
     for market, engine in config.engines.items():
         for index, instance in enumerate(engine.instances):
             if instance.host == host:

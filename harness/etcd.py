@@ -3,9 +3,7 @@
 Invariants:
 - Each :func:`etcd` is its own single-member cluster (own ports, own data folder), so
   tests share nothing; a restart keeps the data and the ports.
-- etcd runs with a 50 ms heartbeat and a 500 ms election timeout.  etcd raises every
-  lease TTL to at least ``ceil(1.5 x election timeout)`` seconds: 1 s here, where its
-  default 1000 ms election timeout would make the shortest lease 2 s.
+- etcd runs as bourse runs its own (control/etcd.py): a 1 s lease is honoured.
 - Readiness is a real condition (``/health`` says true), polled with a deadline; stopping
   is SIGTERM, then SIGKILL past a deadline.
 """
@@ -13,7 +11,6 @@ Invariants:
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -23,19 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import msgspec
 
 from bourse.coordination import CoordinatorSection, CoordinatorSettings, coordinator_settings
+from control.etcd import etcd_command
 from harness.cluster import free_ports
-
-HEARTBEAT_MS = 50
-ELECTION_TIMEOUT_MS = 500
-
-
-def etcd_binary() -> str:
-    found = shutil.which("etcd")
-    if found is None:
-        raise RuntimeError("no etcd binary: `make etcd` installs Debian's etcd-server")
-    return found
 
 
 @dataclass
@@ -55,25 +44,14 @@ class Etcd:
 
     def settings(self, prefix: str = "/bourse/test", **options: int) -> CoordinatorSettings:
         """Coordinator settings for this etcd (``options``: the section's other keys)."""
-        section = CoordinatorSection(endpoints=[self.endpoint], prefix=prefix, **options)
+        section = msgspec.convert(
+            {"endpoints": [self.endpoint], "prefix": prefix, **options}, CoordinatorSection
+        )
         return coordinator_settings(section, "test")
 
     def start(self, timeout_s: float = 20.0) -> None:
         peer = f"http://127.0.0.1:{self.peer_port}"
-        command = [
-            etcd_binary(),
-            "--name=test",
-            f"--data-dir={self.folder / 'data'}",
-            f"--listen-client-urls={self.endpoint}",
-            f"--advertise-client-urls={self.endpoint}",
-            f"--listen-peer-urls={peer}",
-            f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=test={peer}",
-            f"--heartbeat-interval={HEARTBEAT_MS}",
-            f"--election-timeout={ELECTION_TIMEOUT_MS}",
-            "--logger=zap",
-            "--log-level=warn",
-        ]
+        command = etcd_command(self.folder, self.endpoint, peer, name="test")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ)
