@@ -30,6 +30,7 @@ from abc import abstractmethod
 import msgspec
 
 from actors.pair import Pair
+from actors.replication import PairStatus
 from actors.snapshot_writer import SnapshotWriter
 from bourse.config import Config, data_dir
 from bourse.journal import Journal
@@ -131,6 +132,20 @@ class DurableActor(Actor):
             if not pair.leading:
                 return
         self.on_quiet(now, out)
+
+    def pair_status(self) -> PairStatus:
+        index = self.journal.next_index
+        pair = self.pair
+        if pair is None or pair.log is None:
+            return PairStatus(self.name, index)
+        return PairStatus(
+            self.name,
+            index,
+            pair.log.epoch,
+            pair.partner.name,
+            pair.follower_held,
+            pair.in_sync,
+        )
 
     def on_quiet(self, now: int, out: Outbox) -> None:
         """No message came for a while (and this instance serves)."""

@@ -85,6 +85,17 @@ class HashCheck(_Repl, tag="hash", frozen=True):
 ReplMessage = Hello | Batch | Install | Ack | HashCheck
 
 
+class PairStatus(msgspec.Struct, frozen=True, gc=False):
+    """What an actor's status says of its journal and, with a standby, of its pair."""
+
+    instance: str  # the process that answered (the leader, when the actor has a standby)
+    index: int  # the journal records it holds
+    epoch: int = 0  # its leadership's epoch (0: no standby, no coordinator)
+    standby: str | None = None
+    standby_held: int = 0  # the records its follower acknowledged
+    standby_in_sync: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class _Kept:
     index: int

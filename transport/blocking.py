@@ -3,7 +3,9 @@
 Invariants:
 - ``call`` sends one request with a fresh request id and returns the reply that carries
   that id, decoded as the type asked for; replies to earlier requests (that came late)
-  are skipped.  It raises :class:`TimeoutError` when none comes within the deadline.
+  are skipped.  It raises :class:`TimeoutError` when none comes within the deadline, or
+  when no server is connected by then (it dials every instance of a pair, and only the
+  leader listens: ``ZMQ_IMMEDIATE`` sends to connected ones only).
 - The socket never lingers: closing it drops whatever was not sent.
 - It speaks as the process its :class:`BusSecurity` holds the key of (for tools, the
   ``operator``), to the process it is named after.
@@ -29,6 +31,7 @@ class BlockingClient:
         """A client dialing each of ``servers`` (endpoint and process name)."""
         self._socket: zmq.Socket[bytes] = context.socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.IMMEDIATE, 1)
         self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_MESSAGE)
         keep_alive(self._socket)
         for endpoint, server in servers:
@@ -38,15 +41,21 @@ class BlockingClient:
 
     def raw(self, frames: list[bytes], timeout_s: float = 5.0) -> list[bytes]:
         """Send ``frames`` as they are and return the next message, whatever it is."""
-        self._socket.send_multipart(frames)
+        self._send(frames, timeout_s)
         if not self._socket.poll(int(timeout_s * 1000)):
             raise TimeoutError("no reply")
         return self._socket.recv_multipart()
 
+    def _send(self, frames: list[bytes], timeout_s: float) -> None:
+        # ZMQ_IMMEDIATE: writable only once a server is connected (of a pair, its leader).
+        if not self._socket.poll(int(timeout_s * 1000), zmq.POLLOUT):
+            raise TimeoutError("no server connected")
+        self._socket.send_multipart(frames, zmq.NOBLOCK)
+
     def call(self, message: object, reply_type: Any, timeout_s: float = 5.0) -> Any:
         self._rid += 1
         deadline = time.monotonic() + timeout_s
-        self._socket.send_multipart([pack_rid(self._rid), self._encoder.encode(message)])
+        self._send([pack_rid(self._rid), self._encoder.encode(message)], timeout_s)
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not self._socket.poll(int(left * 1000)):

@@ -200,7 +200,9 @@ class AccountsActor(DurableActor):
         journaled: it changes nothing, and a replay could not know the link was down."""
         if isinstance(request, GetStatus):
             status = reads.status(self.ledger.state)
-            return msgspec.structs.replace(status, engines_up=self._engines_up())
+            return msgspec.structs.replace(
+                status, engines_up=self._engines_up(), pair=self.pair_status()
+            )
         down = self._engine_down_for(request)
         if down is not None:
             return ErrorReply(503, "UNAVAILABLE", f"the {down} engine is not reachable")

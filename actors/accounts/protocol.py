@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 
 from actors.engine.messages import OrderType, SelfTradePrevention, Side, TimeInForce
+from actors.replication import PairStatus
 
 OrderStatus = Literal["new", "partially_filled", "filled", "cancelled", "expired", "rejected"]
 Liquidity = Literal["maker", "taker"]
@@ -236,6 +237,7 @@ class ShardStatus(_Message, tag="status", frozen=True):
     pending_requests: int
     # Market -> whether this shard's link to its engine is connected right now.
     engines_up: dict[str, bool] = msgspec.field(default_factory=dict)
+    pair: PairStatus | None = None
 
 
 class ErrorReply(_Message, tag="error", frozen=True):

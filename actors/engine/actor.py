@@ -364,4 +364,5 @@ class EngineActor(DurableActor):
             self.commands,
             engine.status,
             len(engine.stops),
+            self.pair_status(),
         )

@@ -38,6 +38,7 @@ from actors.engine.messages import (
     Trade,
     Triggered,
 )
+from actors.replication import PairStatus
 
 
 class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
@@ -118,6 +119,7 @@ class EngineStatus(_Message, tag="status", frozen=True):
     commands: int
     status: MarketStatus = "trading"
     untriggered: int = 0
+    pair: PairStatus | None = None
 
 
 class Ack(_Message, tag="ack", frozen=True):
