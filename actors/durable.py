@@ -172,6 +172,12 @@ class DurableActor(Actor):
             pair.committed(self.journal.commit(sync=False))
             self.journal.commit(sync=outputs_wait)
             pair.settle(outputs_wait)
+        self.maybe_snapshot()
+
+    def maybe_snapshot(self) -> None:
+        """Reap a finished snapshot child; begin a snapshot once the journal passed the
+        next multiple of ``snapshot_every`` (at a batch boundary: a leader's turn, or the
+        same batch applied by its follower)."""
         if self.snapshot_writer is not None:
             self.reap_snapshot(wait=False)
         journaled = self.journal.next_index

@@ -355,6 +355,7 @@ class Pair:
         self._streamed_by = epoch
         self._ack(self.position.applied(batch))
         actor.apply_entries(payloads)
+        actor.maybe_snapshot()  # at the leader's batch boundary, as the leader did
 
     def _install(self, install: Install, epoch: int) -> None:
         if install.epoch != epoch:

@@ -32,6 +32,7 @@ class Etcd:
     folder: Path
     client_port: int
     peer_port: int
+    address: str = "127.0.0.1"  # where it listens (a bridge's address, for hosts in netns)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
 
@@ -40,7 +41,7 @@ class Etcd:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"http://{self.address}:{self.client_port}"
 
     def settings(self, prefix: str = "/bourse/test", **options: int) -> CoordinatorSettings:
         """Coordinator settings for this etcd (``options``: the section's other keys)."""
@@ -50,7 +51,7 @@ class Etcd:
         return coordinator_settings(section, "test")
 
     def start(self, timeout_s: float = 20.0) -> None:
-        peer = f"http://127.0.0.1:{self.peer_port}"
+        peer = f"http://{self.address}:{self.peer_port}"
         command = etcd_command(self.folder, self.endpoint, peer, name="test")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -106,11 +107,11 @@ class Etcd:
 
 
 @contextmanager
-def etcd(folder: Path) -> Iterator[Etcd]:
+def etcd(folder: Path, address: str = "127.0.0.1") -> Iterator[Etcd]:
     """A running etcd whose files are under ``folder``; stopped on the way out."""
     folder.mkdir(parents=True, exist_ok=True)
     client_port, peer_port = free_ports(2)
-    server = Etcd(folder, client_port, peer_port)
+    server = Etcd(folder, client_port, peer_port, address)
     server.start()
     try:
         yield server

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,36 +29,78 @@ from typing import Any
 import httpx
 import zmq
 
-from bourse.config import Config, load_config
-from bourse.peers import admits
+from actors.accounts.protocol import AccountsReply, GetStatus
+from actors.engine.protocol import EngineOutbound, StatusQuery
+from actors.replication import PairStatus
+from bourse.config import Config, EngineProcess, ShardProcess, load_config
+from bourse.peers import OPERATOR, admits
 from harness.cluster import ROOT
+from harness.etcd import etcd
 from harness.netns import Hosts, hosts
 from transport.blocking import BlockingClient
 from transport.security import BusSecurity
 
 ADMIN_KEY = "hosts-admin-key"
-ENGINE_PORTS = (7101, 7102, 9101)
-SHARD_PORTS = (7201, 7202, 9201)
 GATEWAY_PORT = 8000
 FEED_PORTS = (7301, 8001)
+FIRST_PORT = 7100  # each engine or shard instance takes the next ten ports of its host
+
+Placed = str | tuple[str, str]  # a host, or (primary's host, standby's host)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each process runs: market -> host, shard k -> host, and the edge host of the
-    gateway and the feed."""
+    """Where each process runs: market -> host(s), shard k -> host(s) (a pair of hosts
+    places a primary and its standby), and the edge host of the gateway and the feed."""
 
-    markets: dict[str, str]
-    shards: list[str]
+    markets: dict[str, Placed]
+    shards: list[Placed]
     edge: str
     exchange: str = ""  # more [exchange] lines
+    journal: str = ""  # more [journal] lines
 
     def host_names(self) -> list[str]:
-        names = [*self.markets.values(), *self.shards, self.edge]
-        return list(dict.fromkeys(names))
+        names: list[str] = []
+        for placed in [*self.markets.values(), *self.shards]:
+            names += [placed] if isinstance(placed, str) else list(placed)
+        return list(dict.fromkeys([*names, self.edge]))
+
+    @property
+    def standbys(self) -> bool:
+        return any(not isinstance(p, str) for p in [*self.markets.values(), *self.shards])
 
 
-def config_text(layout: Layout, addresses: dict[str, str]) -> str:
+class _Ports:
+    def __init__(self) -> None:
+        self._used: dict[str, int] = {}
+
+    def block(self, host: str) -> tuple[int, int, int, int]:
+        """router, pub, metrics and repl ports for the next instance on ``host``."""
+        n = self._used.get(host, 0)
+        self._used[host] = n + 1
+        first = FIRST_PORT + 10 * n
+        return first, first + 1, first + 2, first + 3
+
+
+def _placement(ports: _Ports, placed: Placed) -> list[str]:
+    """The host/port lines of one engine or shard, with its standby if it has one."""
+    primary, standby = (placed, None) if isinstance(placed, str) else placed
+    router, pub, metrics, repl = ports.block(primary)
+    lines = [
+        f'host = "{primary}"',
+        f"router_port = {router}\npub_port = {pub}\nmetrics_port = {metrics}",
+    ]
+    if standby is not None:
+        s_router, s_pub, s_metrics, s_repl = ports.block(standby)
+        lines += [
+            f"repl_port = {repl}",
+            f'standby = {{ host = "{standby}", router_port = {s_router}, pub_port = {s_pub}, '
+            f"repl_port = {s_repl}, metrics_port = {s_metrics} }}",
+        ]
+    return lines
+
+
+def config_text(layout: Layout, addresses: dict[str, str], coordinator: str = "") -> str:
     lines = [
         "[exchange]",
         "open_signup = true",
@@ -68,32 +110,27 @@ def config_text(layout: Layout, addresses: dict[str, str]) -> str:
         "rate_limit_per_s = 100000",
         "rate_limit_burst = 100000",
         layout.exchange,
+        "[journal]",
+        layout.journal,
     ]
+    if coordinator:
+        lines += ["[coordinator]", f'endpoints = ["{coordinator}"]']
     for host in layout.host_names():
         lines += [f"[hosts.{host}]", f'address = "{addresses[host]}"']
     lines += ["[assets.BTC]", "decimals = 8", "[assets.ETH]", "decimals = 8"]
     lines += ["[assets.USDT]", "decimals = 6"]
     lots = {"BTC": "0.0001", "ETH": "0.001"}
-    used: dict[str, int] = {}
-    for market, host in layout.markets.items():
+    ports = _Ports()
+    for market, placed in layout.markets.items():
         base = market.split("-")[0]
-        offset = 10 * used.get(host, 0)
-        used[host] = used.get(host, 0) + 1
-        router, pub, metrics = (port + offset for port in ENGINE_PORTS)
         lines += [
             f"[markets.{market}]",
             f'base = "{base}"\nquote = "USDT"\ntick = "0.01"\nlot = "{lots[base]}"',
             'min_notional = "1"\nmaker_fee = "0.001"\ntaker_fee = "0.002"',
-            f'host = "{host}"\nrouter_port = {router}\npub_port = {pub}\nmetrics_port = {metrics}',
+            *_placement(ports, placed),
         ]
-    for host in layout.shards:
-        offset = 10 * used.get(f"shard:{host}", 0)
-        used[f"shard:{host}"] = used.get(f"shard:{host}", 0) + 1
-        router, pub, metrics = (port + offset for port in SHARD_PORTS)
-        lines += [
-            "[[shards]]",
-            f'host = "{host}"\nrouter_port = {router}\npub_port = {pub}\nmetrics_port = {metrics}',
-        ]
+    for placed in layout.shards:
+        lines += ["[[shards]]", *_placement(ports, placed)]
     lines += [f'[gateway]\nhost = "{layout.edge}"\nport = {GATEWAY_PORT}']
     router, ws = FEED_PORTS
     lines += [f'[feed]\nhost = "{layout.edge}"\nrouter_port = {router}\nws_port = {ws}']
@@ -192,6 +229,42 @@ class HostCluster:
                     pids.append(int(record["pid"]))
         return pids
 
+    def pair_status(self, name: str, timeout_s: float = 10.0) -> PairStatus:
+        """The status of the engine or shard ``name`` as its leader reports it."""
+        pair = self._pair(name)
+        client = BlockingClient(self.context, pair.routers, self.security(OPERATOR))
+        engine = name.startswith("engine-")
+        query: object = StatusQuery() if engine else GetStatus()
+        reply_type: object = EngineOutbound if engine else AccountsReply
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                try:
+                    reply = client.call(query, reply_type, 0.5)
+                except TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise
+                    continue
+                status = getattr(reply, "pair", None)
+                assert isinstance(status, PairStatus), reply
+                return status
+        finally:
+            client.close()
+
+    def leader(self, name: str) -> tuple[str, str, int]:
+        """The instance that leads the pair ``name``, its host, and its process id."""
+        instance = self.pair_status(name).instance
+        host = next(i.host for i in self._pair(name).instances if i.name == instance)
+        return instance, host, self.started_pids(host, instance)[-1]
+
+    def _pair(self, name: str) -> EngineProcess | ShardProcess:
+        config = self.config
+        pairs: list[EngineProcess | ShardProcess] = [*config.engines.values(), *config.shards]
+        for pair in pairs:
+            if pair.name == name:
+                return pair
+        raise KeyError(name)
+
     def close(self) -> None:
         for host in list(self.supervisors):
             self.stop_host(host)
@@ -201,9 +274,13 @@ class HostCluster:
 @contextmanager
 def host_cluster(folder: Path, layout: Layout) -> Iterator[HostCluster]:
     """Keys made on the operator's machine and bundled to each host, nothing started."""
-    with hosts(layout.host_names()) as network:
+    with hosts(layout.host_names()) as network, ExitStack() as stack:
+        coordinator = ""
+        if layout.standbys:  # etcd runs where the operator is, on the hosts' network
+            server = stack.enter_context(etcd(folder / "etcd", network.outside))
+            coordinator = server.endpoint
         config_path = folder / "cluster.toml"
-        config_path.write_text(config_text(layout, network.addresses))
+        config_path.write_text(config_text(layout, network.addresses, coordinator))
         running = HostCluster(folder, layout, network, config_path, load_config(config_path))
         try:
             _bourse(config_path, "keys", "init", data=running.operator_data)

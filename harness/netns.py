@@ -70,6 +70,11 @@ class Hosts:
             _ip("-n", namespace, "link", "set", "lo", "up")
             self.addresses[name] = address
 
+    @property
+    def outside(self) -> str:
+        """The address of the test's own namespace on the hosts' network (the bridge)."""
+        return f"{self._subnet}.1" if self.isolated else "127.0.0.1"
+
     def namespace(self, host: str) -> str:
         return f"bn{self.tag}{self.names.index(host)}"
 

@@ -23,6 +23,9 @@ Invariants:
   down, or silent past the heartbeat) is answered 503 at once, before it is journaled;
   it changes nothing.  When an engine comes back, every request it has not answered is
   sent to it again at once.
+- A report past a gap (those before it were lost: an engine that failed over, a message
+  dropped) makes the shard ask that engine at once for every report after those it
+  applied (a Sync with ``gap``, at most every ``GAP_SYNC_MS``).
 - Catching up: every ``SYNC_MS`` the shard tells each engine how far it applied its
   reports (the engine resends what came after and was already kept at the previous
   Sync) and resends each request that has gone
@@ -72,6 +75,7 @@ log = logging.getLogger("accounts")
 
 ROUTER = "router"
 SYNC_MS = 1000
+GAP_SYNC_MS = 200
 _CHANGES_STATE = (CreateUser, Deposit, Withdraw, PlaceOrder, CancelOrder, CancelOrders, AmendOrder)
 # Private topics are ``<kind>.<user id>``: the longest kind and a 64-bit id.
 MAX_TOPIC = len("balances.") + 20
@@ -96,6 +100,7 @@ class AccountsActor(DurableActor):
         self._reports = msgspec.msgpack.Decoder(EngineOutbound)
         self._encoder = msgspec.msgpack.Encoder()
         self._last_sync = 0
+        self._gap_synced: dict[str, int] = {}
 
     def make_pair(self) -> Pair | None:
         return pair_of(self, self.process.instances, self.instance, ACCOUNTS_REPL)
@@ -130,6 +135,7 @@ class AccountsActor(DurableActor):
             if forwarded:
                 traces.extend([message.trace] * forwarded)
         self._send(produced, traces, out)
+        self._ask_again(produced.gaps, now, out)
         self._maybe_sync(now, out)
 
     def on_quiet(self, now: int, out: Outbox) -> None:
@@ -271,6 +277,18 @@ class AccountsActor(DurableActor):
             report = self._reports.decode(message.body)
             if isinstance(report, Report):
                 self.ledger.handle_report(report, produced)
+
+    def _ask_again(self, gaps: set[str], now: int, out: Outbox) -> None:
+        """Reports were lost before one that came: ask their engine for every report
+        after those applied, at once (at most every ``GAP_SYNC_MS`` per engine, while the
+        resend is on its way)."""
+        for market in gaps:
+            if now - self._gap_synced.get(market, 0) < GAP_SYNC_MS:
+                continue
+            self._gap_synced[market] = now
+            received = self.ledger.state.links[market].received
+            sync = Sync(self.ledger.shard, received, gap=True)
+            out.send(engine_socket(market), 0, self._encoder.encode(sync))
 
     def _maybe_sync(self, now: int, out: Outbox) -> None:
         if now - self._last_sync < SYNC_MS:

@@ -70,8 +70,10 @@ class Settlement:
         verdict = link.accept(report.seq)
         if verdict != "accept":
             if verdict == "gap":
-                fields = {"market": market.name, "seq": report.seq, "expected": expected}
-                log.error("report past a gap", extra={"fields": fields})
+                if market.name not in out.gaps:
+                    fields = {"market": market.name, "seq": report.seq, "expected": expected}
+                    log.warning("report past a gap: asking again", extra={"fields": fields})
+                out.gaps.add(market.name)
             return
         pending = None
         if report.request_seq:

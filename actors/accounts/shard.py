@@ -54,6 +54,8 @@ class LedgerOutput:
     settled: list[tuple[bytes, int, AccountsReply]] = field(default_factory=list)
     engine: list[tuple[str, EngineRequest]] = field(default_factory=list)
     events: list[tuple[bytes, PrivateEvent]] = field(default_factory=list)
+    # Markets whose engine sent a report past a gap: the ones before it were lost.
+    gaps: set[str] = field(default_factory=set)
 
 
 class ShardSnapshot(msgspec.Struct, frozen=True):

@@ -241,7 +241,7 @@ class EngineActor(DurableActor):
             return False
         link = self.links[request.shard]
         forgotten = link.ack(request.applied)
-        overdue = link.due()
+        overdue = link.retained() if request.gap else link.due()
         if not self._replaying:
             identity = self._identities[request.shard]
             for report in overdue:

@@ -73,10 +73,13 @@ class StatusQuery(_Journaled, tag="status_query", frozen=True):
 
 class Sync(_Journaled, tag="sync", frozen=True):
     """From a shard: "I applied your reports up to ``applied``": the engine forgets
-    those and resends those after it that it already kept at the shard's last Sync."""
+    those and resends those after it that it already kept at the shard's last Sync, or,
+    with ``gap`` (the shard just refused a report that came past a gap), every report
+    after ``applied`` at once."""
 
     shard: int
     applied: int
+    gap: bool = False
 
 
 EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync | Tick
