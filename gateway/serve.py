@@ -2,27 +2,43 @@
 
 Invariants: listens on the config's gateway address and port with ``gateway.workers``
 processes; with more than one, each worker builds the app itself from ``$BOURSE_CONFIG``
-(an import-string factory), so no socket or context crosses a fork.  Logs stay the
-process's JSON lines at warning level; there is no access log.
+(an import-string factory), so no socket or context crosses a fork.  Every connection
+is a :class:`~gateway.http_protocol.BoundedHttpProtocol` with the config's limits, and
+a worker never holds more connections than its file descriptors allow (the soft limit
+is raised to the hard one; ``gateway.max_connections`` is lowered, with a warning, when
+even that is short).  Logs stay the process's JSON lines at warning level; there is no
+access log.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import resource
 
 import uvicorn
 
 from bourse.config import Config
 from gateway.app import CONFIG_ENV, asgi_app
+from gateway.http_protocol import BoundedHttpProtocol, ConnectionLimits
+
+log = logging.getLogger("gateway")
+
+# Descriptors a worker needs besides its clients: zmq sockets and their pipes, the
+# listening socket, logs, the UI's files.
+RESERVED_FDS = 256
 
 
 def serve(config: Config) -> int:
     endpoint = config.gateway
+    gateway = config.raw.gateway
+    limits = ConnectionLimits.of(config, _connections_allowed(gateway.max_connections))
     options: dict[str, object] = {
         "host": endpoint.address,
         "port": endpoint.port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": functools.partial(BoundedHttpProtocol, limits=limits),
         "ws": "none",
         "lifespan": "on",
         "log_level": "warning",
@@ -30,11 +46,31 @@ def serve(config: Config) -> int:
         "access_log": False,
         "server_header": False,
         "proxy_headers": False,
+        "timeout_keep_alive": gateway.keepalive_timeout_ms / 1000,
     }
-    workers = config.raw.gateway.workers
+    workers = gateway.workers
     if workers > 1:
         os.environ[CONFIG_ENV] = str(config.path.resolve())
         uvicorn.run("gateway.app:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     else:
         uvicorn.run(asgi_app(config), **options)  # type: ignore[arg-type]
     return 0
+
+
+def _connections_allowed(wanted: int) -> int:
+    """``wanted``, or fewer when the descriptor limit cannot hold them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or wanted + RESERVED_FDS <= soft:
+        return wanted
+    allowed = max(1, soft - RESERVED_FDS)
+    log.warning(
+        "gateway.max_connections lowered to fit the file descriptor limit",
+        extra={"fields": {"configured": wanted, "allowed": allowed, "nofile": soft}},
+    )
+    return allowed
