@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -22,7 +23,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, Send
 
 from bourse.money import AmountError
 
@@ -85,8 +86,30 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    body = _encoder.encode(ErrorBody(code, message, field))
+    body = encode_error(code, message, field)
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def encode_error(code: str, message: str, field: str | None = None) -> bytes:
+    return _encoder.encode(ErrorBody(code, message, field))
+
+
+async def send_error(
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """An error answer straight from an ASGI layer, ``body`` from :func:`encode_error`."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _api_error(_: Request[Any, Any, Any], error: ApiError) -> Response[bytes]:
