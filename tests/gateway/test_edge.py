@@ -23,6 +23,7 @@ from gateway_kit import (
     open_fds,
     refused,
     rss_mb,
+    scrape,
     wait_until,
 )
 
@@ -207,6 +208,9 @@ def test_a_body_that_never_ends_is_cut_off(edge: tuple[Cluster, Api]) -> None:
         assert time.monotonic() - started < TIMEOUT_MS / 1000 + 5.0
         sock.close()
     assert refused(f"{api.base_url}/metrics")["body_timeout"] >= 2
+    # The route that waited for those bodies counts no server error.
+    errors = scrape(f"{api.base_url}/metrics").get("bourse_gateway_requests_error_total", [])
+    assert not [labels for labels, _ in errors if labels["path"] == "/api/v1/deposits"], errors
 
 
 def test_an_idle_keep_alive_connection_is_closed(edge: tuple[Cluster, Api]) -> None:
