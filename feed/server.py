@@ -26,7 +26,7 @@ from feed.markets import MarketData
 from feed.queries import QueryServer
 from feed.store import FeedStore
 from feed.upstream import BookUpstream, PrivateUpstream
-from feed.ws import MAX_CLIENT_MESSAGE, FeedWebSocket
+from feed.ws import MAX_QUEUE, FeedWebSocket
 
 log = logging.getLogger("feed")
 
@@ -52,11 +52,7 @@ class FeedServer:
         self.book = BookUpstream(self.context, config, self.markets, self.store)
         self.authenticator = Authenticator(self.context, config)
         self.websocket = FeedWebSocket(
-            self.hub,
-            self.markets,
-            self.authenticator,
-            config.raw.feed.send_queue,
-            CLOSE_TIMEOUT_S,
+            self.hub, self.markets, self.authenticator, config.raw.feed, config.raw.auth_failures
         )
 
     def _want_snapshot(self, market: str) -> None:
@@ -89,7 +85,9 @@ class FeedServer:
                 endpoint.port,
                 process_request=self.websocket.process_request,
                 compression=None,
-                max_size=MAX_CLIENT_MESSAGE,
+                max_size=self.websocket.max_frame_bytes,
+                max_queue=MAX_QUEUE,
+                create_connection=self.websocket.connection_class(),
                 ping_interval=PING_INTERVAL_S,
                 ping_timeout=PING_TIMEOUT_S,
                 close_timeout=CLOSE_TIMEOUT_S,
