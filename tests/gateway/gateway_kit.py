@@ -162,6 +162,18 @@ def dial(port: int, source: str = "127.0.0.1", timeout_s: float = 5.0) -> socket
     return sock
 
 
+def read_until_closed(sock: socket.socket, timeout_s: float) -> bytes:
+    """What the server sends until it closes the connection (EOF or reset)."""
+    sock.settimeout(timeout_s)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionError:
+        pass
+    return received
+
+
 def closed_by_peer(sock: socket.socket) -> bool:
     """Whether the server has closed ``sock`` (EOF or reset), reading what it sent
     before; does not wait."""

@@ -7,7 +7,6 @@ sees each as a client address of its own.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from gateway_kit import (
     dial,
     exchange,
     open_fds,
+    read_until_closed,
     refused,
     rss_mb,
     scrape,
@@ -76,18 +76,6 @@ def served_meanwhile(base_url: str, source: str, attacking: Callable[[], bool]) 
             assert answer.status_code == 200, answer.text
     assert max(latencies) < SERVED_WITHIN_S, latencies
     return latencies
-
-
-def read_until_closed(sock: socket.socket, timeout_s: float) -> bytes:
-    """What the server sends until it closes the connection (EOF or reset)."""
-    sock.settimeout(timeout_s)
-    received = b""
-    try:
-        while chunk := sock.recv(65536):
-            received += chunk
-    except ConnectionError:
-        pass
-    return received
 
 
 def test_an_oversized_head_is_answered_431_at_the_limit(edge: tuple[Cluster, Api]) -> None:
