@@ -29,6 +29,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,13 +103,13 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits
+        self._max_head = limits.max_header_bytes
         self._address: str | None = None  # set while this connection holds a slot
         self._in_message = False  # from a message's first byte to its last
         self._in_head = False  # from a message's first byte to its last header
         self._head_bytes = 0  # bytes of the current head fed to the parser
         self._begin_credit = 0  # what a head that begins in the current piece starts at
         self._piece_len = 0
-        self._header_count = 0
         self._deadline: asyncio.TimerHandle | None = None
         self._write_deadline: asyncio.TimerHandle | None = None
 
@@ -136,28 +137,37 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        limit = self.limits.max_header_bytes
-        view = memoryview(data)
-        while view:
-            room = limit - self._head_bytes if self._in_head else limit
-            piece = view if len(view) <= room else view[:room]
-            view = view[len(piece) :]
-            self._piece_len = len(piece)
-            self._begin_credit = -len(piece) if self._in_message else 0
+        limit = self._max_head
+        if len(data) <= (limit - self._head_bytes if self._in_head else limit):
+            pieces: Iterable[bytes | memoryview] = (data,)  # the common case: one piece
+        else:
+            pieces = self._pieces(memoryview(data))
+        for piece in pieces:
+            size = self._piece_len = len(piece)
+            self._begin_credit = -size if self._in_message else 0
             if not self._feed(piece):
                 return
             if self._in_head:
-                self._head_bytes += len(piece)
+                self._head_bytes += size
                 if self._head_bytes >= limit:
                     self._refuse(_HEAD_TOO_LARGE, "max_header_bytes")
                     return
-        if self._deadline is None:
+        if self._deadline is None and not self.transport.is_closing():
             if self._in_head:
                 self._arm(self._head_timed_out, self.limits.header_timeout_s)
             elif self._in_message:
                 self._arm(self._body_timed_out, self.limits.body_timeout_s)
 
-    def _feed(self, piece: memoryview) -> bool:
+    def _pieces(self, view: memoryview) -> Iterator[memoryview]:
+        """``view`` in pieces no longer than the current head may still grow by, each
+        measured after the one before was parsed."""
+        limit = self._max_head
+        while view:
+            room = limit - self._head_bytes if self._in_head else limit
+            yield view[:room]
+            view = view[room:]
+
+    def _feed(self, piece: bytes | memoryview) -> bool:
         """One piece to the parser; False once the connection is being closed."""
         try:
             self.parser.feed_data(piece)
@@ -177,29 +187,30 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     # --- parser callbacks -----------------------------------------------------------------
 
+    # The base class is named, not found through super(): these run once per request.
+
     def on_message_begin(self) -> None:
-        self._unset_keepalive_if_required()
-        super().on_message_begin()
+        if self.timeout_keep_alive_task is not None:  # a request: no longer idle
+            self._unset_keepalive_if_required()
+        HttpToolsProtocol.on_message_begin(self)
         self._in_message = self._in_head = True
         self._head_bytes = self._begin_credit
         self._begin_credit = -self._piece_len
-        self._header_count = 0
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.limits.max_headers:
-            raise _TooManyHeaders
-        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        # The head's bytes are bounded already, so its headers are counted once, here.
+        if len(self.headers) > self.limits.max_headers:
+            raise _TooManyHeaders
         self._in_head = False
-        self._disarm()
-        super().on_headers_complete()
+        if self._deadline is not None:
+            self._disarm()
+        HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._in_message = False
-        self._disarm()
-        super().on_message_complete()
+        if self._deadline is not None:
+            self._disarm()
+        HttpToolsProtocol.on_message_complete(self)
 
     # --- writing ---------------------------------------------------------------------------
 

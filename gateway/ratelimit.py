@@ -7,7 +7,8 @@ Invariants:
   - a route that takes a key (its OpenAPI security names one), called with a
     well-formed user key: that user id's bucket (``exchange.rate_limit_*``), given back
     when the answer is 401, so a wrong secret never drains the real user's allowance;
-  - with the admin key: the client address's admin bucket (``gateway.admin_*``);
+  - with the admin key: the client address's admin bucket (``gateway.admin_*``) (an
+    admin key written like a user's key would count as that user's);
   - sign-up (the route marked ``opt={BUDGET: SIGNUP}``): the address's sign-up bucket
     (``gateway.signup_*``) whatever the header says;
   - anything else (public routes whatever the header, a key that cannot be one): the
@@ -70,14 +71,15 @@ class Budgets:
 
     def bucket(self, handler: Any, token: str | None, address: str) -> tuple[TokenBuckets, str]:
         """The bucket a call takes its token from, and the bucket's key."""
-        if token is not None and self.auth.is_admin_key(token):
-            return self.admins, address
+        if token is not None:
+            user_id = self.auth.claimed_user(token)
+            if user_id is None:
+                if self.auth.is_admin_key(token):
+                    return self.admins, address
+            elif handler.resolve_security():
+                return self.users, str(user_id)
         if handler.opt.get(BUDGET) == SIGNUP:
             return self.signups, address
-        if token is not None and handler.resolve_security():
-            user_id = self.auth.claimed_user(token)
-            if user_id is not None:
-                return self.users, str(user_id)
         return self.addresses, address
 
 
