@@ -19,6 +19,7 @@ import zmq.asyncio
 from websockets.asyncio.server import serve
 
 from bourse.config import Config, data_dir
+from bourse.fdlimit import connections_allowed
 from bourse.gcpolicy import settle_after_startup
 from feed.auth import Authenticator
 from feed.hub import Hub
@@ -51,8 +52,14 @@ class FeedServer:
             )
         self.book = BookUpstream(self.context, config, self.markets, self.store)
         self.authenticator = Authenticator(self.context, config)
+        feed = config.raw.feed
         self.websocket = FeedWebSocket(
-            self.hub, self.markets, self.authenticator, config.raw.feed, config.raw.auth_failures
+            self.hub,
+            self.markets,
+            self.authenticator,
+            feed,
+            config.raw.auth_failures,
+            connections_allowed(feed.max_connections, "feed.max_connections"),
         )
 
     def _want_snapshot(self, market: str) -> None:

@@ -2,8 +2,9 @@
 
 Invariants:
 - Only the path ``/ws`` upgrades; any other path is answered 404 and closed.
-- A connection takes a slot when it opens (``feed.max_connections``, and
-  ``feed.max_connections_per_address`` from one client address) or is closed at once.
+- A connection takes a slot when it opens (``max_connections``: ``feed.max_connections``
+  or fewer when the descriptor limit is short, and ``feed.max_connections_per_address``
+  from one client address) or is closed at once.
 - A connection's ops are handled one at a time, in order; every op is answered (an ack,
   ``pong``, ``authenticated``, or ``{"op": "error", "message"}``) and a bad op never
   closes the connection: a message past ``feed.max_message_bytes`` or nested past
@@ -82,6 +83,7 @@ class FeedWebSocket:
         authenticator: Authenticator,
         settings: FeedSection,
         failures: AuthFailuresSection,
+        max_connections: int,
     ) -> None:
         self.hub = hub
         self.markets = markets
@@ -90,7 +92,9 @@ class FeedWebSocket:
         self.slow_close_timeout_s = settings.slow_close_timeout_ms / 1000
         self.max_message_bytes = settings.max_message_bytes
         self.max_message_depth = settings.max_message_depth
-        self.slots = ConnectionSlots(settings.max_connections, settings.max_connections_per_address)
+        self.slots = ConnectionSlots(
+            max_connections, min(max_connections, settings.max_connections_per_address)
+        )
         self.auth_attempts = TokenBuckets(settings.auth_per_s, settings.auth_burst)
         self.failures = AuthFailures(
             failures.slow_after,

@@ -13,27 +13,21 @@ access log.
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import resource
 
 import uvicorn
 
 from bourse.config import Config
+from bourse.fdlimit import connections_allowed
 from gateway.app import CONFIG_ENV, asgi_app
 from gateway.http_protocol import BoundedHttpProtocol, ConnectionLimits
-
-log = logging.getLogger("gateway")
-
-# Descriptors a worker needs besides its clients: zmq sockets and their pipes, the
-# listening socket, logs, the UI's files.
-RESERVED_FDS = 256
 
 
 def serve(config: Config) -> int:
     endpoint = config.gateway
     gateway = config.raw.gateway
-    limits = ConnectionLimits.of(config, _connections_allowed(gateway.max_connections))
+    allowed = connections_allowed(gateway.max_connections, "gateway.max_connections")
+    limits = ConnectionLimits.of(config, allowed)
     options: dict[str, object] = {
         "host": endpoint.address,
         "port": endpoint.port,
@@ -55,22 +49,3 @@ def serve(config: Config) -> int:
     else:
         uvicorn.run(asgi_app(config), **options)  # type: ignore[arg-type]
     return 0
-
-
-def _connections_allowed(wanted: int) -> int:
-    """``wanted``, or fewer when the descriptor limit cannot hold them."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    if soft == resource.RLIM_INFINITY or wanted + RESERVED_FDS <= soft:
-        return wanted
-    allowed = max(1, soft - RESERVED_FDS)
-    log.warning(
-        "gateway.max_connections lowered to fit the file descriptor limit",
-        extra={"fields": {"configured": wanted, "allowed": allowed, "nofile": soft}},
-    )
-    return allowed
