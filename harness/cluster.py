@@ -99,7 +99,7 @@ def write_config(
     )
     parts.append(
         f'[feed]\nhost = "local"\nrouter_port = {next(ports)}\nws_port = {next(ports)}\n'
-        "conflate_ms = 20\nmax_connections = 100000\nmax_connections_per_address = 100000\n"
+        "conflate_ms = 20\nmax_connections = 10000\nmax_connections_per_address = 10000\n"
         "auth_per_s = 100000\nauth_burst = 100000"
     )
     path = folder / "bourse.toml"

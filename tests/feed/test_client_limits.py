@@ -57,7 +57,7 @@ async def test_deep_and_large_messages_get_an_error_not_a_close(tmp_path: Path) 
 
 async def test_connections_are_capped_per_address_and_in_all(tmp_path: Path) -> None:
     caps = {
-        "max_connections = 100000\nmax_connections_per_address = 100000": (
+        "max_connections = 10000\nmax_connections_per_address = 10000": (
             "max_connections = 50\nmax_connections_per_address = 20"
         )
     }
