@@ -115,6 +115,15 @@ def wait_for_gateway(cluster: Cluster, timeout_s: float = 30.0) -> None:
     wait_until(answers, timeout_s, "the gateway answers /api/v1/health")
 
 
+def reaches_every_actor(base_url: str) -> bool:
+    """Whether the gateway's links to every engine and shard are up (its health says so).
+    Asked from an address of its own, so that no test's rate limit pays for it."""
+    with client(base_url, "127.0.0.254", timeout_s=5.0) as probe:
+        health = probe.get("/api/v1/health").json()
+    actors = [*health["engines"], *health["shards"]]
+    return all(actor["up"] for actor in actors)
+
+
 @contextmanager
 def exchange(
     folder: Path,
@@ -140,6 +149,9 @@ def exchange(
             cluster.start("feed", "feed")
         cluster.start("gateway", "gateway")
         wait_for_gateway(cluster)
+        wait_until(
+            lambda: reaches_every_actor(api.base_url), 30.0, "the gateway reaches its actors"
+        )
         yield cluster, api
     finally:
         api.close()
