@@ -33,9 +33,11 @@ class TokenBuckets:
         self,
         rate: float,
         burst: int,
+        name: str = "",
         max_keys: int = MAX_KEYS,
         clock: Clock = time.monotonic,
     ) -> None:
+        self.name = name  # what the limit is called where refusals are counted
         self.rate = rate
         self.burst = float(burst)
         self.max_keys = max_keys

@@ -95,7 +95,9 @@ class FeedWebSocket:
         self.slots = ConnectionSlots(
             max_connections, min(max_connections, settings.max_connections_per_address)
         )
-        self.auth_attempts = TokenBuckets(settings.auth_per_s, settings.auth_burst)
+        self.auth_attempts = TokenBuckets(
+            settings.auth_per_s, settings.auth_burst, "rate_limited_auth"
+        )
         self.failures = AuthFailures(
             failures.slow_after,
             failures.block_after,
@@ -242,7 +244,7 @@ class FeedWebSocket:
             return
         wait = self.auth_attempts.take(address)
         if wait > 0.0:
-            self.refused["rate_limited_auth"] += 1
+            self.refused[self.auth_attempts.name] += 1
             self._error(session, f"too many auth attempts: retry in {math.ceil(wait)} s")
             return
         result = await self.authenticator.authenticate(api_key)

@@ -57,10 +57,16 @@ class Budgets:
     def __init__(self, config: Config) -> None:
         exchange, gateway, failures = config.exchange, config.raw.gateway, config.raw.auth_failures
         self.auth = Authenticator(config)
-        self.users = TokenBuckets(exchange.rate_limit_per_s, exchange.rate_limit_burst)
-        self.addresses = TokenBuckets(exchange.rate_limit_per_s, exchange.rate_limit_burst)
-        self.signups = TokenBuckets(gateway.signup_per_s, gateway.signup_burst)
-        self.admins = TokenBuckets(gateway.admin_per_s, gateway.admin_burst)
+        self.users = TokenBuckets(
+            exchange.rate_limit_per_s, exchange.rate_limit_burst, "rate_limited_user"
+        )
+        self.addresses = TokenBuckets(
+            exchange.rate_limit_per_s, exchange.rate_limit_burst, "rate_limited_address"
+        )
+        self.signups = TokenBuckets(
+            gateway.signup_per_s, gateway.signup_burst, "rate_limited_signup"
+        )
+        self.admins = TokenBuckets(gateway.admin_per_s, gateway.admin_burst, "rate_limited_admin")
         self.failures = AuthFailures(
             failures.slow_after,
             failures.block_after,
@@ -89,12 +95,6 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, budgets: Budgets) -> None:
         self.app = app
         self.budgets = budgets
-        self._reasons = {
-            id(budgets.users): "rate_limited_user",
-            id(budgets.addresses): "rate_limited_address",
-            id(budgets.signups): "rate_limited_signup",
-            id(budgets.admins): "rate_limited_admin",
-        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or not scope["path"].startswith(_API_PREFIX):
@@ -113,7 +113,7 @@ class RateLimitMiddleware:
         buckets, key = budgets.bucket(scope["route_handler"], token, address)
         wait = buckets.take(key)
         if wait > 0.0:
-            httpmetrics.refused(self._reasons[id(buckets)])
+            httpmetrics.refused(buckets.name)
             await _too_many(send, _LIMITED_BODY, wait)
             return
         if token is None:
