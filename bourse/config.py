@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -122,6 +123,20 @@ class GatewaySection(_Section, frozen=True):
     workers: int = 1
     cors_origins: list[str] = msgspec.field(default_factory=list)
     max_body_bytes: int = 16_384
+    # What one client may cost a worker (each worker counts its own connections).
+    max_header_bytes: int = 16_384  # request line and headers; past it 431
+    max_headers: int = 100
+    header_timeout_ms: int = 10_000  # accept (or a request's first byte) to its last header
+    body_timeout_ms: int = 10_000  # last header to the body's last byte
+    keepalive_timeout_ms: int = 5_000  # idle between two requests
+    max_connections: int = 4_096
+    max_connections_per_address: int = 256
+    max_json_depth: int = 32
+    # Budgets per client address: a rate per second and a burst.
+    signup_per_s: float = 0.1
+    signup_burst: int = 10
+    admin_per_s: float = 10.0
+    admin_burst: int = 100
 
 
 class FeedSection(_Section, frozen=True):
@@ -130,6 +145,25 @@ class FeedSection(_Section, frozen=True):
     ws_port: int
     conflate_ms: int = 50
     send_queue: int = 1024
+    max_message_bytes: int = 4_096  # past it an error reply; past 4 times it, close 1009
+    max_message_depth: int = 32
+    max_connections: int = 16_384
+    max_connections_per_address: int = 256
+    slow_close_timeout_ms: int = 30_000  # a dropped slow consumer's time to read its close
+    auth_per_s: float = 1.0  # `auth` ops per client address
+    auth_burst: int = 20
+
+
+class AuthFailuresSection(_Section, frozen=True):
+    """Failed authentications per client address, counted by the gateway and the feed
+    each: past ``slow_after`` their answers are delayed, at ``block_after`` the address
+    is refused (429) for ``block_ms``; one failure is forgotten every ``forget_ms``."""
+
+    slow_after: int = 5
+    block_after: int = 20
+    delay_ms: int = 1_000
+    block_ms: int = 60_000
+    forget_ms: int = 30_000
 
 
 class ConfigFile(_Section, kw_only=True, frozen=True):
@@ -137,6 +171,7 @@ class ConfigFile(_Section, kw_only=True, frozen=True):
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
     actors: ActorsSection = msgspec.field(default_factory=ActorsSection)
     security: SecuritySection = msgspec.field(default_factory=SecuritySection)
+    auth_failures: AuthFailuresSection = msgspec.field(default_factory=AuthFailuresSection)
     hosts: dict[str, HostSection]
     assets: dict[str, AssetSection]
     markets: dict[str, MarketSection]
@@ -369,6 +404,7 @@ def _build(path: Path, raw: ConfigFile) -> Config:
     _check_positive("gateway.workers", raw.gateway.workers)
     _check_positive("gateway.max_body_bytes", raw.gateway.max_body_bytes)
     _check_positive("feed.send_queue", raw.feed.send_queue)
+    _check_client_limits(raw)
     if not 0 <= raw.actors.busy_poll_us <= MAX_BUSY_POLL_US:
         raise ConfigError(f"`actors.busy_poll_us` must be between 0 and {MAX_BUSY_POLL_US}")
     if raw.feed.conflate_ms < 0:
@@ -512,9 +548,54 @@ def _fee(key: str, text: str) -> int:
     return ppm
 
 
-def _check_positive(key: str, value: int) -> None:
-    if value <= 0:
+def _check_positive(key: str, value: float) -> None:
+    if not value > 0 or not math.isfinite(value):
         raise ConfigError(f"`{key}` must be greater than zero")
+
+
+MIN_HEADER_BYTES = 1024
+_CLIENT_LIMITS = (
+    "gateway.max_header_bytes",
+    "gateway.max_headers",
+    "gateway.header_timeout_ms",
+    "gateway.body_timeout_ms",
+    "gateway.keepalive_timeout_ms",
+    "gateway.max_connections",
+    "gateway.max_connections_per_address",
+    "gateway.max_json_depth",
+    "gateway.signup_per_s",
+    "gateway.signup_burst",
+    "gateway.admin_per_s",
+    "gateway.admin_burst",
+    "feed.max_message_bytes",
+    "feed.max_message_depth",
+    "feed.max_connections",
+    "feed.max_connections_per_address",
+    "feed.slow_close_timeout_ms",
+    "feed.auth_per_s",
+    "feed.auth_burst",
+    "auth_failures.block_after",
+    "auth_failures.delay_ms",
+    "auth_failures.block_ms",
+    "auth_failures.forget_ms",
+)
+
+
+def _check_client_limits(raw: ConfigFile) -> None:
+    """What the gateway and the feed accept from clients: every limit is set and sane."""
+    for path in _CLIENT_LIMITS:
+        table, key = path.split(".")
+        _check_positive(path, getattr(getattr(raw, table), key))
+    gateway, feed, failures = raw.gateway, raw.feed, raw.auth_failures
+    if gateway.max_header_bytes < MIN_HEADER_BYTES:
+        raise ConfigError(f"`gateway.max_header_bytes` must be at least {MIN_HEADER_BYTES}")
+    if failures.slow_after < 0:
+        raise ConfigError("`auth_failures.slow_after` must not be negative")
+    for name, limits in (("gateway", gateway), ("feed", feed)):
+        if limits.max_connections_per_address > limits.max_connections:
+            raise ConfigError(
+                f"`{name}.max_connections_per_address` must not exceed `{name}.max_connections`"
+            )
 
 
 class _EndpointBook:

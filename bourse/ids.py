@@ -9,6 +9,8 @@ Invariants:
 - An API key is ``"<user_id>.<secret>"``: the user id routes it, only a SHA-256 of the
   secret is ever stored.  The secret is drawn by the gateway, so the accounts state
   machine stays free of randomness.
+- A key has one written form: the user id in plain decimal (no sign, no leading zero),
+  so no two strings name the same key (``0001.<secret>`` is no alias of ``1.<secret>``).
 """
 
 from __future__ import annotations
@@ -42,11 +44,25 @@ def api_key_of(user_id: int, secret: str) -> str:
 
 def split_api_key(api_key: str) -> tuple[int, bytes] | None:
     """The user id an API key names and the hash of its secret; None when malformed."""
-    prefix, dot, secret = api_key.partition(".")
-    digits = prefix.isascii() and prefix.isdigit()  # str.isdigit alone takes "²"
-    if not dot or not secret or not digits or len(prefix) > 18 or len(secret) > 128:
+    user_id = user_id_of_key(api_key)
+    if user_id is None:
         return None
-    return int(prefix), hash_secret(secret)
+    return user_id, hash_secret(api_key.partition(".")[2])
+
+
+def user_id_of_key(api_key: str) -> int | None:
+    """The user id a well-formed API key names (its secret unchecked); None otherwise."""
+    prefix, dot, secret = api_key.partition(".")
+    if not dot or not secret or len(secret) > 128 or not canonical_id(prefix):
+        return None
+    return int(prefix)
+
+
+def canonical_id(text: str) -> bool:
+    """Whether ``text`` is a user id as this exchange writes one: 1-18 ASCII digits, and
+    no leading zero (but "0" itself)."""
+    digits = text.isascii() and text.isdigit()  # str.isdigit alone takes "²"
+    return digits and len(text) <= 18 and (text[0] != "0" or text == "0")
 
 
 def hash_secret(secret: str) -> bytes:

@@ -4,7 +4,8 @@ Invariants:
 - The key never leaves this process: only ``(user_id, sha256(secret))`` goes to the shard
   that the user id names, as ``Authenticate``; the shard decides.
 - ``authenticate`` always ends within the request timeout, with the user id or a message
-  saying why not (malformed key, wrong key, shard unreachable).
+  saying why not: :data:`UNAVAILABLE` when the shard could not be asked (no failure of
+  the client's), another message for a key that is not a user's (malformed or wrong).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from bourse.config import Config
 from bourse.ids import shard_of_user, split_api_key
 from transport.client import DealerClient, RequestError
 from transport.security import BusSecurity
+
+UNAVAILABLE = "authentication is unavailable right now, try again"
 
 _encoder = msgspec.msgpack.Encoder()
 _decode = msgspec.msgpack.Decoder(AccountsReply).decode
@@ -44,10 +47,8 @@ class Authenticator:
                 _encoder.encode(Authenticate(Auth(user_id, key_hash)))
             )
             reply = _decode(body)
-        except RequestError:
-            return "authentication is unavailable right now, try again"
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return "authentication failed"
+        except (RequestError, msgspec.DecodeError, msgspec.ValidationError):
+            return UNAVAILABLE
         if isinstance(reply, Authenticated) and reply.user_id == user_id:
             return user_id
         return "invalid api key"

@@ -4,9 +4,11 @@ adds nothing to the fan-out path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from feed.hub import Hub
 from feed.markets import MarketData
@@ -14,8 +16,26 @@ from feed.markets import MarketData
 PATH = "/metrics"
 
 
-def feed_registry(hub: Hub, markets: Mapping[str, MarketData]) -> CollectorRegistry:
+class _Refusals(Collector):
+    def __init__(self, refused: Mapping[str, int]) -> None:
+        self.refused = refused
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "bourse_feed_refused",
+            "Connections, messages and auth attempts refused by a limit, by the limit",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self.refused.items()):
+            family.add_metric([reason], count)
+        yield family
+
+
+def feed_registry(
+    hub: Hub, markets: Mapping[str, MarketData], refused: Mapping[str, int]
+) -> CollectorRegistry:
     registry = CollectorRegistry()
+    registry.register(_Refusals(refused))
     Gauge("bourse_feed_connections", "Open WebSocket connections", registry=registry).set_function(
         lambda: hub.open_sessions
     )

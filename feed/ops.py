@@ -3,7 +3,10 @@
 Invariants:
 - ``parse`` never raises: it returns a :class:`Subscribe`, :class:`Unsubscribe`,
   :class:`Authenticate`, :class:`Ping`, or an :class:`OpError` whose message names the
-  problem (bad JSON, unknown op, channel, market or interval, a missing field).
+  problem (too large, nested too deep, bad JSON, unknown op, channel, market or
+  interval, a missing field).
+- A message past ``max_bytes`` is not parsed, and one nested past ``max_depth`` never
+  reaches the JSON parser (``bourse.jsondepth``): neither can cost more than its size.
 - A public channel (depth, trades, ticker, kline) always names a known market, and
   ``kline`` a known interval; a private channel (orders, balances, fills) names no
   market.  Whether the connection is authenticated is for the caller to check.
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from bourse.jsondepth import nests_deeper
 from feed.protocol import INTERVAL_MS
 
 PUBLIC_CHANNELS = ("depth", "trades", "ticker", "kline")
@@ -68,6 +72,7 @@ class OpError:
     message: str
     channel: str | None = None
     market: str | None = None
+    limit: str | None = None  # the setting a message broke, when it broke one
 
 
 ClientOp = Subscribe | Unsubscribe | Authenticate | Ping | OpError
@@ -75,7 +80,16 @@ ClientOp = Subscribe | Unsubscribe | Authenticate | Ping | OpError
 _decoder = msgspec.json.Decoder(_Message)
 
 
-def parse(data: str | bytes, markets: Collection[str]) -> ClientOp:
+def parse(
+    data: str | bytes, markets: Collection[str], *, max_bytes: int, max_depth: int
+) -> ClientOp:
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > max_bytes:
+        too_large = f"message too large: {size} bytes, at most {max_bytes}"
+        return OpError(too_large, limit="max_message_bytes")
+    if nests_deeper(data, max_depth):
+        too_deep = f"message nests deeper than {max_depth} levels"
+        return OpError(too_deep, limit="max_message_depth")
     try:
         message = _decoder.decode(data)
     except msgspec.ValidationError as error:

@@ -11,10 +11,12 @@ Invariants:
 - Otherwise pushes queue, and one writer task drains the queue as the socket allows.
   The queue never holds more than ``limit`` messages: a push that finds it full returns
   False and the caller closes the connection as a slow consumer.  Closing drops the batch
-  and the queue at once, sends close code 1008 "slow consumer", and aborts the TCP
-  connection if the closing handshake does not finish within ``close_timeout_s``.  So a
-  connection's memory is bounded by ``limit`` messages, one tick's output and the
-  transport's write limit.
+  and the queue at once and queues close code 1008 "slow consumer" behind what the
+  socket already holds, so a client that reads again receives that close frame; the TCP
+  connection is aborted only if the closing handshake has not finished within
+  ``close_timeout_s`` (the library's own close timeout is set to the same for this
+  connection).  So a connection's memory is bounded by ``limit`` messages, one tick's
+  output and the transport's write limit, and after the close by the write limit alone.
 - Frames are written only while the protocol is OPEN, so nothing follows a close frame;
   websockets' own control frames (ping, pong, close) are whole frames too, so they
   interleave with ours at frame boundaries only.
@@ -161,6 +163,9 @@ class Outbound:
 
     async def _close(self, code: int, reason: str) -> None:
         conn = self._conn
+        # The client reads the close frame only after what it left unread: give it the
+        # whole timeout, not the library's shorter one for a client that reads.
+        conn.close_timeout = self._close_timeout_s
         try:
             async with asyncio.timeout(self._close_timeout_s):
                 await conn.close(code, reason)

@@ -19,6 +19,7 @@ import zmq.asyncio
 from websockets.asyncio.server import serve
 
 from bourse.config import Config, data_dir
+from bourse.fdlimit import connections_allowed
 from bourse.gcpolicy import settle_after_startup
 from bourse.peers import FEED, FEED_ROUTER
 from feed.auth import Authenticator
@@ -27,7 +28,7 @@ from feed.markets import MarketData
 from feed.queries import QueryServer
 from feed.store import FeedStore
 from feed.upstream import BookUpstream, PrivateUpstream
-from feed.ws import MAX_CLIENT_MESSAGE, FeedWebSocket
+from feed.ws import MAX_QUEUE, FeedWebSocket
 from transport.client import follow_keys
 from transport.security import bus_security
 
@@ -55,12 +56,14 @@ class FeedServer:
             )
         self.book = BookUpstream(self.context, config, self.markets, self.store, self.security)
         self.authenticator = Authenticator(self.context, config, self.security)
+        feed = config.raw.feed
         self.websocket = FeedWebSocket(
             self.hub,
             self.markets,
             self.authenticator,
-            config.raw.feed.send_queue,
-            CLOSE_TIMEOUT_S,
+            feed,
+            config.raw.auth_failures,
+            connections_allowed(feed.max_connections, "feed.max_connections"),
         )
         self.security.metrics.register_in(self.websocket.registry)
 
@@ -98,7 +101,9 @@ class FeedServer:
                 endpoint.port,
                 process_request=self.websocket.process_request,
                 compression=None,
-                max_size=MAX_CLIENT_MESSAGE,
+                max_size=self.websocket.max_frame_bytes,
+                max_queue=MAX_QUEUE,
+                create_connection=self.websocket.connection_class(),
                 ping_interval=PING_INTERVAL_S,
                 ping_timeout=PING_TIMEOUT_S,
                 close_timeout=CLOSE_TIMEOUT_S,

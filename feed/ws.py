@@ -2,26 +2,42 @@
 
 Invariants:
 - Only the path ``/ws`` upgrades; any other path is answered 404 and closed.
+- A connection takes a slot when it opens (``max_connections``: ``feed.max_connections``
+  or fewer when the descriptor limit is short, and ``feed.max_connections_per_address``
+  from one client address) or is closed at once.
 - A connection's ops are handled one at a time, in order; every op is answered (an ack,
   ``pong``, ``authenticated``, or ``{"op": "error", "message"}``) and a bad op never
-  closes the connection.
+  closes the connection: a message past ``feed.max_message_bytes`` or nested past
+  ``feed.max_message_depth`` is an error reply too.  Only a frame past four times the
+  size is closed (1009, by the WebSocket library, before it is buffered whole).
+- ``auth`` is limited per client address: ``feed.auth_per_s`` / ``auth_burst`` attempts,
+  and the failed ones are counted (``bourse.throttle.AuthFailures``): past
+  ``auth_failures.slow_after`` a refusal is answered ``delay_ms`` late (the connection's
+  next ops wait behind it), and a blocked address's ``auth`` is refused unexamined.
 - Everything a connection is sent goes through its one bounded outbound queue, so acks
   and channel messages keep their order, and a connection that stops reading is closed
-  with 1008 "slow consumer" instead of growing memory.
+  with 1008 "slow consumer" instead of growing memory; it has
+  ``feed.slow_close_timeout_ms`` to read up to that close frame before it is aborted.
 - Private channels need a successful ``auth`` first and carry only that user's events;
   authenticating as another user drops the previous user's private subscriptions.
 - permessage-deflate is off: every subscriber is sent the very bytes encoded once.
 - Memory per connection is bounded: the kernel send buffer is fixed at
-  ``SEND_BUFFER_BYTES`` (no autotuning), the transport holds at most its write limit, and
-  the outbound queue at most ``send_queue`` messages.
+  ``SEND_BUFFER_BYTES`` (no autotuning), the transport holds at most its write limit, the
+  outbound queue at most ``send_queue`` messages, and the inbound side at most
+  ``MAX_QUEUE`` frames.
+- Every refusal is counted by reason in ``refused``, which ``/metrics`` shows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import socket
+from collections import Counter
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -29,8 +45,10 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from bourse.config import AuthFailuresSection, FeedSection
+from bourse.throttle import AuthFailures, ConnectionSlots, TokenBuckets
 from feed import metrics
-from feed.auth import Authenticator
+from feed.auth import UNAVAILABLE, Authenticator
 from feed.hub import USER_KEY, Hub, Key, Session
 from feed.markets import MarketData
 from feed.ops import (
@@ -49,8 +67,9 @@ from feed.wire import OpReply, kline_push, ticker_push
 log = logging.getLogger("feed")
 
 PATH = "/ws"
-MAX_CLIENT_MESSAGE = 4096
 SEND_BUFFER_BYTES = 128 * 1024
+FRAME_FACTOR = 4  # frames up to this many times feed.max_message_bytes are read and refused
+MAX_QUEUE = 4  # frames read ahead of the op being handled
 
 _encode = msgspec.json.Encoder().encode
 _PONG = _encode(OpReply(op="pong"))
@@ -62,15 +81,62 @@ class FeedWebSocket:
         hub: Hub,
         markets: Mapping[str, MarketData],
         authenticator: Authenticator,
-        send_queue: int,
-        close_timeout_s: float,
+        settings: FeedSection,
+        failures: AuthFailuresSection,
+        max_connections: int,
     ) -> None:
         self.hub = hub
         self.markets = markets
         self.authenticator = authenticator
-        self.send_queue = send_queue
-        self.close_timeout_s = close_timeout_s
-        self.registry = metrics.feed_registry(hub, markets)
+        self.send_queue = settings.send_queue
+        self.slow_close_timeout_s = settings.slow_close_timeout_ms / 1000
+        self.max_message_bytes = settings.max_message_bytes
+        self.max_message_depth = settings.max_message_depth
+        self.slots = ConnectionSlots(
+            max_connections, min(max_connections, settings.max_connections_per_address)
+        )
+        self.auth_attempts = TokenBuckets(
+            settings.auth_per_s, settings.auth_burst, "rate_limited_auth"
+        )
+        self.failures = AuthFailures(
+            failures.slow_after,
+            failures.block_after,
+            failures.delay_ms / 1000,
+            failures.block_ms / 1000,
+            failures.forget_ms / 1000,
+        )
+        self.refused: Counter[str] = Counter()
+        self.registry = metrics.feed_registry(hub, markets, self.refused)
+
+    @property
+    def max_frame_bytes(self) -> int:
+        return FRAME_FACTOR * self.max_message_bytes
+
+    def connection_class(self) -> type[ServerConnection]:
+        """The server's connections: each holds a slot while it is open."""
+        slots, refused = self.slots, self.refused
+
+        class SlottedConnection(ServerConnection):
+            address: str | None = None
+
+            def connection_made(self, transport: Any) -> None:
+                super().connection_made(transport)
+                peer = transport.get_extra_info("peername")
+                address = str(peer[0]) if peer else ""
+                refusal = slots.take(address)
+                if refusal is not None:
+                    refused[refusal] += 1
+                    transport.abort()
+                    return
+                self.address = address
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if self.address is not None:
+                    slots.give_back(self.address)
+                    self.address = None
+                super().connection_lost(exc)
+
+        return SlottedConnection
 
     def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
@@ -85,12 +151,12 @@ class FeedWebSocket:
         if sock is not None:
             # A fixed kernel buffer: autotuning would let each idle reader pin megabytes.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-        outbound = Outbound(conn, self.send_queue, self.close_timeout_s, self.hub.flusher)
+        outbound = Outbound(conn, self.send_queue, self.slow_close_timeout_s, self.hub.flusher)
         session = Session(conn, outbound)
         self.hub.join(session)
         try:
-            async for message in conn:
-                await self.handle(session, message)
+            while True:
+                await self.handle(session, await conn.recv(decode=False))
         except ConnectionClosed:
             pass
         finally:
@@ -100,7 +166,12 @@ class FeedWebSocket:
     async def handle(self, session: Session, message: str | bytes) -> None:
         if session.out.closing:
             return  # dropped as a slow consumer: its close is under way
-        op = parse(message, self.markets)
+        op = parse(
+            message,
+            self.markets,
+            max_bytes=self.max_message_bytes,
+            max_depth=self.max_message_depth,
+        )
         match op:
             case Ping():
                 self.hub.send(session, _PONG)
@@ -111,6 +182,8 @@ class FeedWebSocket:
             case Authenticate():
                 await self._authenticate(session, op.api_key)
             case OpError():
+                if op.limit is not None:
+                    self.refused[op.limit] += 1
                 self._error(session, op.message, op.channel, op.market)
 
     def _subscribe(self, session: Session, op: Subscribe) -> None:
@@ -158,8 +231,29 @@ class FeedWebSocket:
         return (op.channel, op.market)
 
     async def _authenticate(self, session: Session, api_key: str) -> None:
+        remote = session.conn.remote_address
+        address = str(remote[0]) if remote else ""
+        blocked = self.failures.blocked(address)
+        if blocked > 0.0:
+            self.refused["auth_blocked"] += 1
+            self._error(
+                session,
+                "too many failed authentications from this address: "
+                f"retry in {math.ceil(blocked)} s",
+            )
+            return
+        wait = self.auth_attempts.take(address)
+        if wait > 0.0:
+            self.refused[self.auth_attempts.name] += 1
+            self._error(session, f"too many auth attempts: retry in {math.ceil(wait)} s")
+            return
         result = await self.authenticator.authenticate(api_key)
         if isinstance(result, str):
+            if result != UNAVAILABLE:
+                self.refused["auth_failed"] += 1
+                delay = self.failures.fail(address)
+                if delay > 0.0:
+                    await asyncio.sleep(delay)
             self._error(session, result)
             return
         if session.user_id is not None and session.user_id != result:

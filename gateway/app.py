@@ -7,8 +7,10 @@ Invariants:
 - Every endpoint of API.md under ``/api/v1``, the UI at ``/``, the OpenAPI document at
   ``/schema`` (a browsable page) and ``/schema/openapi.json``.
 - Rate limiting runs before anything is parsed; bodies past ``gateway.max_body_bytes``
-  are refused with 413; CORS answers only the configured origins.
-- uvicorn serves :func:`asgi_app`: the request-id middleware around the whole app.
+  are refused with 413, JSON nested past ``gateway.max_json_depth`` with 400; CORS
+  answers only the configured origins.
+- uvicorn serves :func:`asgi_app`: the request-id middleware around the whole app, and
+  inside it the refusal of paths no route or file can have.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp
 
 from bourse.config import Config, load_config
-from gateway import requestid
+from gateway import inputs, requestid
 from gateway.context import DEPENDENCIES, STATE_KEY, Gateway
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import complete_document, openapi_config
-from gateway.ratelimit import RateLimitMiddleware, TokenBuckets
+from gateway.ratelimit import Budgets, RateLimitMiddleware
 from gateway.routes import account, admin, orders, public, system, ui
 
 API_PREFIX = "/api/v1"
@@ -43,8 +45,6 @@ class MetricsController(PrometheusController):
 
 def create_app(config: Config) -> Litestar:
     gateway = Gateway(config)
-    exchange = config.exchange
-    buckets = TokenBuckets(exchange.rate_limit_per_s, exchange.rate_limit_burst)
     api = Router(
         path=API_PREFIX,
         route_handlers=[
@@ -59,10 +59,11 @@ def create_app(config: Config) -> Litestar:
         route_handlers=[api, ui.ui_router(), MetricsController],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[DefineMiddleware(RateLimitMiddleware, buckets=buckets)],
+        middleware=[DefineMiddleware(RateLimitMiddleware, budgets=Budgets(config))],
         openapi_config=openapi_config(config),
         cors_config=_cors(config),
         request_max_body_size=config.raw.gateway.max_body_bytes,
+        request_class=inputs.bounded_request_class(config.raw.gateway.max_json_depth),
         on_startup=[gateway.startup],
         on_shutdown=[gateway.shutdown],
         state=State({STATE_KEY: gateway}),
@@ -87,7 +88,7 @@ def _cors(config: Config) -> CORSConfig | None:
 def asgi_app(config: Config) -> ASGIApp:
     """What uvicorn serves: the app inside the request-id middleware, which so sees every
     request, those no route takes too."""
-    return requestid.request_id_middleware(create_app(config))
+    return requestid.request_id_middleware(inputs.refuse_bad_paths(create_app(config)))
 
 
 def app_from_env() -> ASGIApp:

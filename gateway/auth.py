@@ -21,7 +21,7 @@ from litestar.connection import ASGIConnection
 
 from actors.accounts.protocol import Auth
 from bourse.config import Config
-from bourse.ids import split_api_key
+from bourse.ids import split_api_key, user_id_of_key
 from gateway.errors import unauthenticated
 
 _BEARER = "bearer "
@@ -60,6 +60,13 @@ class Authenticator:
             return False
         offered = hashlib.sha256(token.encode()).digest()
         return hmac.compare_digest(offered, self._admin_hash)
+
+    def claimed_user(self, token: str) -> int | None:
+        """The user a well-formed key names (its secret not checked); None otherwise."""
+        user_id = user_id_of_key(token)
+        if user_id is None or self._config.shard_of_user(user_id) is None:
+            return None
+        return user_id
 
     def user(self, token: str | None) -> Auth:
         """The ``Auth`` a user's key stands for; 401 when there is none or it cannot be one."""

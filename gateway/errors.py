@@ -5,8 +5,11 @@ Invariants:
   ``code`` is a stable UPPER_SNAKE string.
 - No input reaches a 500: Litestar's own refusals (malformed JSON, wrong types, missing or
   unknown fields, values outside the documented set) become 400 ``INVALID_FIELD`` naming
-  the field, unknown routes 404 ``NOT_FOUND``, wrong methods 405, big bodies 413.  Only
-  a bug in the gateway answers 500 ``INTERNAL``, and it is logged.
+  the field, unknown routes 404 ``NOT_FOUND``, wrong methods 405, big bodies 413, a
+  body that stopped before its end (the client left, or the body timeout cut it off)
+  408 ``REQUEST_TIMEOUT``: nobody reads that one, but the metrics and the log tell it
+  apart from a fault of ours.  Only a bug in the gateway answers 500 ``INTERNAL``, and
+  it is logged.
 - The OpenAPI document describes every error answer with :class:`ErrorBody`, so a client
   generated from it can read any refusal.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -22,7 +26,7 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, Send
 
 from bourse.money import AmountError
 
@@ -85,8 +89,30 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    body = _encoder.encode(ErrorBody(code, message, field))
+    body = encode_error(code, message, field)
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def encode_error(code: str, message: str, field: str | None = None) -> bytes:
+    return _encoder.encode(ErrorBody(code, message, field))
+
+
+async def send_error(
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """An error answer straight from an ASGI layer, ``body`` from :func:`encode_error`."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _api_error(_: Request[Any, Any, Any], error: ApiError) -> Response[bytes]:
@@ -125,8 +151,14 @@ def _culprit(error: ValidationException) -> tuple[str | None, str]:
     return None, detail
 
 
+# How Litestar says that http.disconnect came before the body's end (a 500 of its own).
+_BODY_CUT_OFF = "client disconnected prematurely"
+
+
 def _http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
     status = error.status_code
+    if status == 500 and error.detail == _BODY_CUT_OFF:
+        return error_response(408, "REQUEST_TIMEOUT", "the body did not arrive whole")
     if status >= 500:
         log.error("server error", extra={"fields": {"status": status, "detail": error.detail}})
         return error_response(status, "INTERNAL", "internal error")

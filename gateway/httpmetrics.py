@@ -41,3 +41,15 @@ def record(method: str, path: str, status: int, seconds: float) -> None:
     duration.observe(seconds)
     if errors is not None:
         errors.inc()
+
+
+_REFUSED = Counter(
+    "bourse_gateway_refused",
+    "Connections and requests refused by a limit, by the limit",
+    ("reason",),
+)
+
+
+def refused(reason: str) -> None:
+    """Count a refusal: a connection or request that broke ``reason``'s limit."""
+    _REFUSED.labels(reason).inc()

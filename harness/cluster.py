@@ -94,10 +94,18 @@ def write_config(
             f'[[shards]]\nhost = "local"\nrouter_port = {next(ports)}\npub_port = {next(ports)}\n'
             f"metrics_port = {next(ports)}"
         )
-    parts.append(f'[gateway]\nhost = "local"\nport = {next(ports)}\nworkers = {gateway_workers}')
+    # Tests and benchmarks are many clients on one address: limits per address are wide
+    # open unless a test narrows them.
+    parts.append("[auth_failures]\nslow_after = 1000000\nblock_after = 1000000")
+    parts.append(
+        f'[gateway]\nhost = "local"\nport = {next(ports)}\nworkers = {gateway_workers}\n'
+        "max_connections_per_address = 4096\nsignup_per_s = 100000\nsignup_burst = 100000\n"
+        "admin_per_s = 100000\nadmin_burst = 100000"
+    )
     parts.append(
         f'[feed]\nhost = "local"\nrouter_port = {next(ports)}\nws_port = {next(ports)}\n'
-        "conflate_ms = 20"
+        "conflate_ms = 20\nmax_connections = 10000\nmax_connections_per_address = 10000\n"
+        "auth_per_s = 100000\nauth_burst = 100000"
     )
     path = folder / "bourse.toml"
     path.write_text("\n".join(parts) + "\n")

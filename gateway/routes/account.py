@@ -33,6 +33,7 @@ from gateway.actors import expect
 from gateway.auth import BEARER, Caller, bearer_token
 from gateway.context import Gateway
 from gateway.errors import ApiError, error_responses, invalid, unauthenticated
+from gateway.ratelimit import BUDGET, SIGNUP
 from gateway.schemas import DepositRequest, UserOut, WithdrawalRequest
 
 TAGS = ["account"]
@@ -45,6 +46,7 @@ TAGS = ["account"]
     summary="Create a user; the API key is shown once",
     description="Open when exchange.open_signup is on; otherwise only with the admin key.",
     responses=error_responses(401, 503, 504),
+    opt={BUDGET: SIGNUP},
 )
 async def create_user(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> UserOut:
     if not gw.config.exchange.open_signup and not gw.auth.is_admin_key(bearer_token(request)):

@@ -103,8 +103,21 @@ def engine_depth(c: Cluster, market: str) -> DepthReply:
 
 
 @contextmanager
-def feed_cluster(folder: Path, *options: str) -> Iterator[Cluster]:
+def feed_cluster(
+    folder: Path,
+    *options: str,
+    replace: dict[str, str] | None = None,
+) -> Iterator[Cluster]:
+    """A running feed and its actors; ``options`` are added to ``[feed]``, ``replace``
+    changes lines the harness wrote."""
     with cluster(folder) as c:
+        if replace:
+            text = c.config_path.read_text()
+            for old, new in replace.items():
+                assert old in text, old
+                text = text.replace(old, new)
+            c.config_path.write_text(text)
+            c.config = load_config(c.config_path)
         if options:
             add_feed_options(c, *options)
         c.start_actors()
@@ -287,6 +300,25 @@ class FeedClient:
         await self.ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
+
+
+async def eventually(
+    condition: Callable[[], bool], timeout_s: float = DEADLINE_S, what: str = ""
+) -> None:
+    """Poll a real condition until it holds or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met in {timeout_s}s: {what}")
+        await asyncio.sleep(0.02)  # the poll's pace
+
+
+async def ws_from(port: int, source: str, **options: Any) -> ClientConnection:
+    """A WebSocket to the feed from ``source`` (any 127.x.y.z): a client address of its own."""
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    return await connect(f"ws://127.0.0.1:{port}/ws", sock=sock, open_timeout=5, **options)
 
 
 async def open_ws(port: int, timeout_s: float = DEADLINE_S, **options: Any) -> ClientConnection:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from feed.ops import Authenticate, OpError, Ping, Subscribe, Unsubscribe, parse
+from feed import ops
+from feed.ops import Authenticate, ClientOp, OpError, Ping, Subscribe, Unsubscribe
 
 MARKETS = ("BTC-USDT", "ETH-USDT")
+MAX_BYTES, MAX_DEPTH = 4096, 32
+
+
+def parse(data: str | bytes, markets: tuple[str, ...]) -> ClientOp:
+    return ops.parse(data, markets, max_bytes=MAX_BYTES, max_depth=MAX_DEPTH)
 
 
 def test_good_ops() -> None:
@@ -42,6 +48,9 @@ def test_good_ops() -> None:
             "unknown interval '2m'",
         ),
         ('{"op":"auth"}', "api_key"),
+        ('{"op":"ping","pad":"' + "x" * MAX_BYTES + '"}', "message too large"),
+        ('{"op":"ping","x":' + "[" * 1000 + "]" * 1000 + "}", "nests deeper than 32"),
+        ('{"op":"ping","x":' + "{" * 40 + "}" * 40 + "}", "nests deeper than 32"),
     ],
 )
 def test_bad_ops_name_the_problem(text: str, words: str) -> None:

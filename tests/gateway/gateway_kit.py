@@ -7,6 +7,8 @@ answers over HTTP.  ``Api`` wraps an httpx client with the few steps most tests 
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bourse.config import load_config
 from harness.cluster import Cluster, write_config
@@ -112,6 +115,15 @@ def wait_for_gateway(cluster: Cluster, timeout_s: float = 30.0) -> None:
     wait_until(answers, timeout_s, "the gateway answers /api/v1/health")
 
 
+def reaches_every_actor(base_url: str) -> bool:
+    """Whether the gateway's links to every engine and shard are up (its health says so).
+    Asked from an address of its own, so that no test's rate limit pays for it."""
+    with client(base_url, "127.0.0.254", timeout_s=5.0) as probe:
+        health = probe.get("/api/v1/health").json()
+    actors = [*health["engines"], *health["shards"]]
+    return all(actor["up"] for actor in actors)
+
+
 @contextmanager
 def exchange(
     folder: Path,
@@ -137,10 +149,95 @@ def exchange(
             cluster.start("feed", "feed")
         cluster.start("gateway", "gateway")
         wait_for_gateway(cluster)
+        wait_until(
+            lambda: reaches_every_actor(api.base_url), 30.0, "the gateway reaches its actors"
+        )
         yield cluster, api
     finally:
         api.close()
         cluster.stop_all()
+
+
+def client(base_url: str, source: str = "127.0.0.1", timeout_s: float = 30.0) -> httpx.Client:
+    """An HTTP client whose connections come from ``source`` (any 127.x.y.z on Linux's
+    loopback), so a test can be several client addresses at once."""
+    transport = httpx.HTTPTransport(local_address=source)
+    return httpx.Client(base_url=base_url, transport=transport, timeout=timeout_s)
+
+
+def dial(port: int, source: str = "127.0.0.1", timeout_s: float = 5.0) -> socket.socket:
+    """A raw TCP connection to 127.0.0.1:``port`` from ``source``."""
+    sock = socket.socket()
+    sock.settimeout(timeout_s)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def read_until_closed(sock: socket.socket, timeout_s: float) -> bytes:
+    """What the server sends until it closes the connection (EOF or reset)."""
+    sock.settimeout(timeout_s)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionError:
+        pass
+    return received
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the server has closed ``sock`` (EOF or reset), reading what it sent
+    before; does not wait."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except BlockingIOError:
+        return False
+    except ConnectionError:
+        return True
+    finally:
+        sock.settimeout(timeout)
+
+
+def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Prometheus text at ``url``: each sample name's (labels, value) pairs."""
+    text = httpx.get(url, timeout=5.0).text
+    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return samples
+
+
+def refused(url: str) -> dict[str, float]:
+    """The refusals a gateway worker or the feed counted, by reason."""
+    samples = scrape(url)
+    rows = samples.get("bourse_gateway_refused_total", []) + samples.get(
+        "bourse_feed_refused_total", []
+    )
+    return {labels["reason"]: value for labels, value in rows}
+
+
+def process_status(pid: int, field: str) -> int:
+    """A number of /proc/<pid>/status, such as VmRSS (kB)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name == field:
+                return int(value.split()[0])
+    raise KeyError(field)
+
+
+def rss_mb(pid: int) -> float:
+    return process_status(pid, "VmRSS") / 1024
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 USER_SHIFT = 40

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import urllib.request
-
-from gateway_kit import Api
-from prometheus_client.parser import text_string_to_metric_families
+from gateway_kit import Api, scrape
 
 from harness.cluster import Cluster
-
-
-def scrape(url: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    samples: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, []).append((sample.labels, sample.value))
-    return samples
 
 
 def test_the_gateway_counts_requests_per_route(api: Api) -> None:

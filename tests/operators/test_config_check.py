@@ -70,6 +70,26 @@ BROKEN = {
         LOCAL.replace("busy_poll_us = 0", "busy_poll_us = -5"),
         "`actors.busy_poll_us` must be between 0 and 100000",
     ),
+    "a head limit below its floor": (
+        LOCAL.replace("max_header_bytes = 16384", "max_header_bytes = 100"),
+        "`gateway.max_header_bytes` must be at least 1024",
+    ),
+    "a header timeout of zero": (
+        LOCAL.replace("header_timeout_ms = 10000", "header_timeout_ms = 0"),
+        "`gateway.header_timeout_ms` must be greater than zero",
+    ),
+    "a budget rate that is not a number": (
+        LOCAL.replace("signup_per_s = 0.1", "signup_per_s = nan"),
+        "`gateway.signup_per_s` must be greater than zero",
+    ),
+    "more connections per address than in all": (
+        LOCAL.replace("max_connections = 16384", "max_connections = 100"),
+        "`feed.max_connections_per_address` must not exceed `feed.max_connections`",
+    ),
+    "a block after no failure": (
+        LOCAL.replace("block_after = 20", "block_after = 0"),
+        "`auth_failures.block_after` must be greater than zero",
+    ),
     "a fee of 100%": (
         LOCAL.replace('taker_fee = "0.002"', 'taker_fee = "1"', 1),
         "`markets.BTC-USDT.taker_fee` must be below 1",
