@@ -185,7 +185,7 @@ class AccountsActor(DurableActor):
                     "fields": {"kind": type(request).__name__, "request_id": message.trace.decode()}
                 },
             )
-        answer = self._answer_here(request)
+        answer = self._answer_here(request, now)
         if answer is not None:
             out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(answer))
             return
@@ -200,15 +200,19 @@ class AccountsActor(DurableActor):
             for market in self.config.engines
         }
 
-    def _answer_here(self, request: AccountsRequest) -> AccountsReply | None:
-        """What the actor itself answers, from what only it knows (its links): the status,
-        and a 503 for a request whose engine it cannot reach now.  Such a refusal is never
-        journaled: it changes nothing, and a replay could not know the link was down."""
+    def _answer_here(self, request: AccountsRequest, now: int) -> AccountsReply | None:
+        """What the actor itself answers, from what only it knows (its links, its clock):
+        the status, a 504 for a request past its deadline, and a 503 for a request whose
+        engine it cannot reach now.  Such a refusal is never journaled: it changes
+        nothing, and a replay could not know the link was down."""
         if isinstance(request, GetStatus):
             status = reads.status(self.ledger.state)
             return msgspec.structs.replace(
                 status, engines_up=self._engines_up(), pair=self.pair_status()
             )
+        deadline: int = getattr(request, "deadline", 0)
+        if deadline and now + self.config.exchange.max_clock_skew_ms > deadline:
+            return ErrorReply(504, "EXPIRED", "it came past its deadline: it was not executed")
         down = self._engine_down_for(request)
         if down is not None:
             return ErrorReply(503, "UNAVAILABLE", f"the {down} engine is not reachable")

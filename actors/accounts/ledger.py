@@ -75,6 +75,7 @@ class Ledger:
     def handle_request(
         self, now: int, peer: bytes, rid: int, request: AccountsRequest, out: LedgerOutput
     ) -> None:
+        self.orders.deadline = getattr(request, "deadline", 0)
         reply = self._dispatch(now, peer, rid, request, out)
         if reply is not None:
             out.replies.append((peer, rid, reply))

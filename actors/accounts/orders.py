@@ -35,6 +35,9 @@ from bourse.ids import make_order_id
 class Orders:
     def __init__(self, state: ShardState) -> None:
         self.state = state
+        # The deadline of the request being handled, carried by every engine request it
+        # sends (set by the ledger for each request; 0: none).
+        self.deadline = 0
 
     def place(
         self, now: int, peer: bytes, rid: int, user: User, request: PlaceOrder, out: LedgerOutput
@@ -177,6 +180,7 @@ class Orders:
         state = self.state
         state.commands += 1
         shard = state.shard
-        request = state.links[market].send(lambda seq: EngineRequest(shard, seq, command))
+        deadline = self.deadline
+        request = state.links[market].send(lambda seq: EngineRequest(shard, seq, command, deadline))
         state.pending[(market, request.seq)] = pending
         out.engine.append((market, request))

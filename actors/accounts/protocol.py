@@ -78,16 +78,19 @@ class PlaceOrder(_Request, tag="place", frozen=True):
     post_only: bool = False
     client_order_id: str | None = None
     stp: SelfTradePrevention = "expire_taker"
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
 
 
 class CancelOrder(_Request, tag="cancel", frozen=True):
     auth: Auth
     order_id: int
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
 
 
 class CancelOrders(_Request, tag="cancel_all", frozen=True):
     auth: Auth
     market: str | None = None
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
 
 
 class AmendOrder(_Request, tag="amend", frozen=True):
@@ -95,6 +98,7 @@ class AmendOrder(_Request, tag="amend", frozen=True):
     order_id: int
     qty: int = 0
     price: int = 0
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
 
 
 class GetOrder(_Request, tag="get_order", frozen=True):

@@ -38,10 +38,16 @@ from actors.durable import DurableActor
 from actors.engine.engine import EngineSnapshot, MatchingEngine
 from actors.engine.messages import (
     Accepted,
+    Amend,
     Amended,
+    Cancel,
+    CancelAll,
+    CancelList,
     Done,
     Event,
     LevelChanged,
+    Place,
+    PlaceList,
     Rejected,
     Tick,
     Trade,
@@ -92,6 +98,7 @@ class EngineActorState(msgspec.Struct, frozen=True):
 class EngineActor(DurableActor):
     def __init__(self, config: Config, market: str, instance: int = 0) -> None:
         self.config = config
+        self.max_skew_ms = config.exchange.max_clock_skew_ms
         self.process = config.engines[market]
         self.instance = self.process.instances[instance]
         self.name = self.instance.name
@@ -229,7 +236,10 @@ class EngineActor(DurableActor):
                 )
             return False
         self.commands += 1
-        events = self.engine.apply(request.command, now)
+        if request.deadline and now + self.max_skew_ms > request.deadline:
+            events: list[Event] = expired(request.command)
+        else:
+            events = self.engine.apply(request.command, now)
         self._route(events, shard, request.seq, now, out)
         return True
 
@@ -366,3 +376,15 @@ class EngineActor(DurableActor):
             len(engine.stops),
             self.pair_status(),
         )
+
+
+def expired(command: Place | Cancel | CancelAll | Amend | PlaceList | CancelList) -> list[Event]:
+    """The answer to a request that came past its deadline: each order it names is
+    refused ``EXPIRED`` (a cancel-all names none), and nothing is applied."""
+    match command:
+        case Place() | Cancel() | Amend():
+            return [Rejected(command.order_id, command.user_id, "EXPIRED")]
+        case PlaceList():
+            legs = (command.limit, command.stop)
+            return [Rejected(leg.order_id, leg.user_id, "EXPIRED") for leg in legs]
+    return []

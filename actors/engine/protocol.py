@@ -57,6 +57,9 @@ class EngineRequest(_Journaled, tag="request", frozen=True):
     shard: int
     seq: int
     command: Place | Cancel | CancelAll | Amend | PlaceList | CancelList
+    # The client's deadline, in ms on the gateway's clock (0: none): a request that
+    # reaches the engine past it (less the clock skew allowed) is refused, never applied.
+    deadline: int = 0
 
 
 class DepthQuery(_Journaled, tag="depth_query", frozen=True):
