@@ -56,7 +56,7 @@ def order(user: User, request: GetOrder) -> AccountsReply:
 def order_list(user: User, request: GetOrderList) -> AccountsReply:
     found = user.lists.get(request.list_id)
     if found is None:
-        return ErrorReply(404, "ORDER_NOT_FOUND", "no such order list", "list_id")
+        return ErrorReply(404, "ORDER_NOT_FOUND", "no such order list")
     return OrderListReply(found.view(user.orders))
 
 
