@@ -31,7 +31,7 @@ How:
   cancels them, again and again, either as 20 single places and 20 single cancels, or
   as one ``POST /api/v1/orders/batch`` and one ``POST /api/v1/orders/batch-cancel``.
   The two alternate (``--batch-rounds`` pairs, default 2), so that a ratio measured side
-  by side in one session says which is faster on this noisy machine; the figure is
+  by side in one run says which is faster on this noisy machine; the figure is
   orders placed (and cancelled) per second.
 
 The last line of output is one JSON object: requests/s at saturation, p50 / p99 in
