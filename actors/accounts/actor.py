@@ -26,6 +26,10 @@ Invariants:
 - A report past a gap (those before it were lost: an engine that failed over, a message
   dropped) makes the shard ask that engine at once for every report after those it
   applied (a Sync with ``gap``, at most every ``GAP_SYNC_MS``).
+- Time: when the ledger's next tick (a dead man's switch) is due at the start of a turn,
+  busy or idle (idle turns come every 100 ms), the actor applies a tick before anything
+  else and journals it as a message of its own ``clock`` socket, so a replay fires the
+  same switches at the same times.  No socket carries a tick.
 - Catching up: every ``SYNC_MS`` the shard tells each engine how far it applied its
   reports (the engine resends what came after and was already kept at the previous
   Sync) and resends each request that has gone
@@ -41,18 +45,24 @@ import msgspec
 
 from actors.accounts import reads
 from actors.accounts.ledger import Ledger
+from actors.accounts.orders import engines_needed
 from actors.accounts.protocol import (
     AccountsReply,
     AccountsRequest,
     AmendOrder,
     Authenticate,
+    CancelAfter,
+    CancelBatch,
     CancelOrder,
+    CancelOrderList,
     CancelOrders,
     CreateUser,
     Deposit,
     ErrorReply,
     GetStatus,
+    PlaceBatch,
     PlaceOrder,
+    PlaceOrderList,
     Withdraw,
 )
 from actors.accounts.shard import LedgerOutput
@@ -76,7 +86,21 @@ log = logging.getLogger("accounts")
 ROUTER = "router"
 SYNC_MS = 1000
 GAP_SYNC_MS = 200
-_CHANGES_STATE = (CreateUser, Deposit, Withdraw, PlaceOrder, CancelOrder, CancelOrders, AmendOrder)
+_CHANGES_STATE = (
+    CreateUser,
+    Deposit,
+    Withdraw,
+    PlaceOrder,
+    CancelOrder,
+    CancelOrders,
+    AmendOrder,
+    PlaceBatch,
+    CancelBatch,
+    PlaceOrderList,
+    CancelOrderList,
+    CancelAfter,
+)
+CLOCK = "clock"  # the socket name of the ticks the actor journals; no real socket has it
 # Private topics are ``<kind>.<user id>``: the longest kind and a 64-bit id.
 MAX_TOPIC = len("balances.") + 20
 # The feed holds three topics for each user connected to it; room for 100,000 at once.
@@ -101,6 +125,7 @@ class AccountsActor(DurableActor):
         self._encoder = msgspec.msgpack.Encoder()
         self._last_sync = 0
         self._gap_synced: dict[str, int] = {}
+        self._tick = Inbound(CLOCK, b"", 0, b"")
 
     def make_pair(self) -> Pair | None:
         return pair_of(self, self.process.instances, self.instance, ACCOUNTS_REPL)
@@ -124,7 +149,9 @@ class AccountsActor(DurableActor):
 
     def on_messages(self, batch: list[Inbound], now: int, out: Outbox) -> None:
         produced = LedgerOutput()
-        traces: list[bytes] = []  # the request id behind each engine request produced
+        self._tick_if_due(now, produced)
+        # The request id behind each engine request produced (a tick's have none).
+        traces = [b""] * len(produced.engine)
         debug = log.isEnabledFor(logging.DEBUG)
         for message in batch:
             if message.socket == ROUTER:
@@ -139,7 +166,16 @@ class AccountsActor(DurableActor):
         self._maybe_sync(now, out)
 
     def on_quiet(self, now: int, out: Outbox) -> None:
+        produced = LedgerOutput()
+        self._tick_if_due(now, produced)
+        self._send(produced, [b""] * len(produced.engine), out)
         self._maybe_sync(now, out)
+
+    def _tick_if_due(self, now: int, produced: LedgerOutput) -> None:
+        due = self.ledger.next_tick()
+        if due is not None and due <= now:
+            self.record(now, self._tick)
+            self.ledger.handle_tick(now, produced)
 
     def must_sync(self, out: Outbox) -> bool:
         return bool(out.replies or out.sends)
@@ -223,23 +259,7 @@ class AccountsActor(DurableActor):
         runtime = self.runtime
         if runtime is None:
             return None
-        state = self.ledger.state
-        markets: set[str] = set()
-        match request:
-            case PlaceOrder():
-                markets.add(request.market)
-            case CancelOrder() | AmendOrder():
-                order = state.open_orders.get(request.order_id)
-                if order is not None and order.user_id == request.auth.user_id:
-                    markets.add(order.market)
-            case CancelOrders():
-                user = state.users.get(request.auth.user_id)
-                if user is not None:
-                    for order_id in user.open_orders:
-                        market = user.orders[order_id].market
-                        if request.market in (None, market):
-                            markets.add(market)
-        for market in sorted(markets):
+        for market in sorted(engines_needed(self.ledger.state, request)):
             if market in self.config.engines and not runtime.is_up(engine_socket(market)):
                 return market
         return None
@@ -277,6 +297,8 @@ class AccountsActor(DurableActor):
         if message.socket == ROUTER:
             request = self._requests.decode(message.body)
             self.ledger.handle_request(now, message.peer, message.rid, request, produced)
+        elif message.socket == CLOCK:
+            self.ledger.handle_tick(now, produced)
         else:
             report = self._reports.decode(message.body)
             if isinstance(report, Report):

@@ -6,8 +6,9 @@ The work is done by parts that share one :class:`ShardState` (actors/accounts/sh
 which states the conservation equation):
 
 - ``users.py``: sign-up, keys, deposits, withdrawals;
-- ``orders.py``: place, cancel, cancel-all, amend: checked (``rules.py``), funds
-  locked, sent to the engine;
+- ``orders.py``: place, cancel, cancel-all, amend, OCO lists and batches: checked
+  (``rules.py``), funds locked, sent to the engine;
+- ``switch.py``: the dead man's switch, armed by requests and fired by ticks;
 - ``settlement.py``: engine reports: fills, fees, releases, closes, and the replies
   they complete;
 - ``reads.py``: balances, orders, fills, totals, status;
@@ -16,8 +17,10 @@ which states the conservation equation):
 Invariants (tests/accounts check them after long random runs):
 - A private request is authenticated first and then sees only that user's orders and
   funds: an order of another user is "not found", exactly like one that does not exist.
-- Only sign-ups, deposits, withdrawals, order requests and engine reports change the
-  state; reads change nothing (see reads.py).
+- Only sign-ups, deposits, withdrawals, order requests, engine reports and ticks change
+  the state; reads change nothing (see reads.py).  A tick (:meth:`Ledger.handle_tick`)
+  is the passing of time alone: the actor makes one, and journals it, when
+  :meth:`Ledger.next_tick` is due.
 - The snapshot is the whole durable state: restoring it, or replaying the same inputs
   from an earlier one, reaches the same bytes.
 """
@@ -36,22 +39,29 @@ from actors.accounts.protocol import (
     AmendOrder,
     Authenticate,
     Authenticated,
+    CancelAfter,
+    CancelBatch,
     CancelOrder,
+    CancelOrderList,
     CancelOrders,
     CreateUser,
     Deposit,
     ErrorReply,
     GetBalances,
     GetOrder,
+    GetOrderList,
     GetStatus,
     GetTotals,
     ListFills,
     ListOrders,
+    PlaceBatch,
     PlaceOrder,
+    PlaceOrderList,
     Withdraw,
 )
 from actors.accounts.settlement import Settlement
 from actors.accounts.shard import LedgerOutput, ShardSnapshot, ShardState
+from actors.accounts.switch import Switches
 from actors.accounts.users import Users
 from actors.engine.protocol import Report
 from bourse.config import Config
@@ -67,6 +77,7 @@ class Ledger:
         self.users = Users(self.state)
         self.orders = Orders(self.state)
         self.settlement = Settlement(self.state)
+        self.switches = Switches(self.state, self.orders)
 
     @property
     def shard(self) -> int:
@@ -83,6 +94,14 @@ class Ledger:
 
     def handle_report(self, report: Report, out: LedgerOutput) -> None:
         self.settlement.apply(report, out)
+        self.changes.publish(self.state.users, out.events)
+
+    def next_tick(self) -> int | None:
+        """When time alone next changes something (a dead man's switch fires), or None."""
+        return self.switches.next_due()
+
+    def handle_tick(self, now: int, out: LedgerOutput) -> None:
+        self.switches.fire(now, out)
         self.changes.publish(self.state.users, out.events)
 
     def _dispatch(
@@ -117,6 +136,18 @@ class Ledger:
                 return self.orders.cancel_all(peer, rid, user, request, out)
             case AmendOrder():
                 return self.orders.amend(peer, rid, user, request, out)
+            case PlaceBatch():
+                return self.orders.place_batch(now, peer, rid, user, request, out)
+            case CancelBatch():
+                return self.orders.cancel_batch(peer, rid, user, request, out)
+            case PlaceOrderList():
+                return self.orders.place_list(now, peer, rid, user, request, out)
+            case CancelOrderList():
+                return self.orders.cancel_list(peer, rid, user, request, out)
+            case GetOrderList():
+                return reads.order_list(user, request)
+            case CancelAfter():
+                return self.switches.arm(now, user, request)
             case GetOrder():
                 return reads.order(user, request)
             case ListOrders():

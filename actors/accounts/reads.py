@@ -19,8 +19,10 @@ from actors.accounts.protocol import (
     ErrorReply,
     FillsReply,
     GetOrder,
+    GetOrderList,
     ListFills,
     ListOrders,
+    OrderListReply,
     OrderReply,
     OrdersReply,
     ShardStatus,
@@ -49,6 +51,13 @@ def order(user: User, request: GetOrder) -> AccountsReply:
     if found is None:
         return ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
     return OrderReply(found.view())
+
+
+def order_list(user: User, request: GetOrderList) -> AccountsReply:
+    found = user.lists.get(request.list_id)
+    if found is None:
+        return ErrorReply(404, "ORDER_NOT_FOUND", "no such order list")
+    return OrderListReply(found.view(user.orders))
 
 
 def orders(user: User, request: ListOrders) -> AccountsReply:

@@ -15,7 +15,8 @@ Invariants:
   reports, never on what other requests did to the balances: it may leave before the
   report is journaled (``LedgerOutput.settled``), since a replay says the same.
 - A user keeps at most ``2 * KEEP_CLOSED_ORDERS`` closed orders and ``2 * KEEP_FILLS``
-  fills: beyond that the oldest half goes.
+  fills: beyond that the oldest half goes (and a done list with the first of its legs).
+- An item of a batch answers into its slot; the batch is answered once every slot is.
 """
 
 from __future__ import annotations
@@ -23,17 +24,27 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from actors.accounts.orders import batch_reply
 from actors.accounts.protocol import (
     AccountsReply,
     ErrorReply,
     FillView,
     Liquidity,
+    OrderListReply,
     OrderReply,
     OrdersReply,
 )
 from actors.accounts.shard import LedgerOutput, Pending, ShardState
-from actors.accounts.state import Order, User, required_lock, spends
-from actors.engine.messages import Accepted, Amended, Done, DoneStatus, Rejected, Trade
+from actors.accounts.state import Order, OrderList, User, required_lock, spends
+from actors.engine.messages import (
+    Accepted,
+    Amended,
+    Done,
+    DoneStatus,
+    Rejected,
+    Trade,
+    Triggered,
+)
 from actors.engine.protocol import PrivateEvent, Report
 from bourse.ids import shard_of_user
 from bourse.market import FEE_SCALE, Market
@@ -48,6 +59,12 @@ KEEP_FILLS = 1000
 _ENGINE_REJECTIONS: dict[str, tuple[int, str]] = {
     "POST_ONLY_WOULD_TAKE": (422, "a post-only order would take liquidity"),
     "MARKET_HALTED": (422, "the market is halted: only cancels are accepted"),
+    "MARKET_CANCEL_ONLY": (422, "the market takes cancels only"),
+    "WOULD_TRIGGER_IMMEDIATELY": (422, "the stop price would trigger at once at the last price"),
+    "ORDER_NOT_AMENDABLE": (
+        422,
+        "the order cannot be amended: it waits for its trigger or is a leg of an open list",
+    ),
     "ORDER_NOT_FOUND": (404, "no such open order"),
     "AMEND_BELOW_FILLED": (422, "the new quantity is not above what already filled"),
     "INVALID_ORDER": (400, "the engine refused the order as invalid"),
@@ -99,6 +116,7 @@ class Settlement:
             case Done():
                 order = open_orders.get(event.order_id)
                 if order is not None:
+                    self._end_list(market, order, False, now)
                     self._close(market, order, event.status, now)
                     if pending is not None and pending.kind == "cancel_all":
                         pending.orders.append(order.order_id)
@@ -116,6 +134,13 @@ class Settlement:
                 order = open_orders.get(event.order_id)
                 if order is not None:
                     self.state.changes.order(order)  # pushed: the order now rests
+            case Triggered():
+                order = open_orders.get(event.order_id)
+                if order is not None:
+                    self._end_list(market, order, True, now)
+                    order.triggered = True
+                    order.updated_at = now
+                    self.state.changes.order(order)
 
     def _rejected(self, market: Market, now: int, event: Rejected, pending: Pending | None) -> None:
         status, message = _ENGINE_REJECTIONS.get(event.reason, (422, event.reason))
@@ -129,6 +154,44 @@ class Settlement:
             self._release_excess(market, order)
         elif pending is not None and pending.kind == "place":
             self._close(market, order, "rejected", now)
+        elif pending is not None and pending.kind == "place_list" and order.pooled:
+            self._reject_list(market, self._list_of(order), now)
+
+    def _list_of(self, order: Order) -> OrderList:
+        return self.state.users[order.user_id].lists[order.list_id]
+
+    def _end_list(self, market: Market, order: Order, survives: bool, now: int) -> None:
+        """Something happened to ``order``: if it is a leg of an open list, the list is
+        done and its lock passes to the leg that goes on (``order`` when ``survives``)."""
+        if not order.pooled:
+            return
+        user = self.state.users[order.user_id]
+        oco = user.lists[order.list_id]
+        oco.status = "done"
+        oco.updated_at = now
+        for leg in (oco.limit_id, oco.stop_id):
+            user.orders[leg].pooled = False
+        survivor = order if survives else user.orders[oco.other_leg(order.order_id)]
+        survivor.locked += oco.locked
+        oco.locked = 0
+        self._release_excess(market, survivor)
+
+    def _reject_list(self, market: Market, oco: OrderList, now: int) -> None:
+        """The engine refused the list whole: both legs are rejected, its lock released."""
+        user = self.state.users[oco.user_id]
+        oco.status = "done"
+        oco.updated_at = now
+        for leg_id in (oco.limit_id, oco.stop_id):
+            leg = user.orders[leg_id]
+            leg.pooled = False
+            if leg.is_open:
+                self._close(market, leg, "rejected", now)
+        asset = market.quote if oco.side == "buy" else market.base
+        balance = user.balance(asset)
+        balance.locked -= oco.locked
+        balance.free += oco.locked
+        oco.locked = 0
+        self.state.changes.balance(user.user_id, asset)
 
     def _fill(
         self, market: Market, now: int, trade: Trade, order_id: int, liquidity: Liquidity
@@ -138,6 +201,7 @@ class Settlement:
         if order is None:
             log.error("fill for an unknown order", extra={"fields": {"order_id": order_id}})
             return
+        self._end_list(market, order, True, now)
         user = state.users[order.user_id]
         notional = market.notional(trade.price, trade.qty)
         rate = market.maker_fee_ppm if liquidity == "maker" else market.taker_fee_ppm
@@ -230,17 +294,42 @@ class Settlement:
             out.settled.append((pending.peer, pending.rid, OrdersReply(views)))
             return
         reply: AccountsReply
-        order = user.orders.get(pending.order_id)
-        if order is None:
-            reply = pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
-        elif pending.error is None:
-            reply = OrderReply(order.view())
-        elif pending.error.code == "ORDER_NOT_FOUND" and not order.is_open:
-            # the order filled (or expired) while the cancel or amend was on its way
-            reply = ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
+        if pending.kind == "place_list" or pending.kind == "cancel_list":
+            reply = _list_reply(user, pending)
         else:
-            reply = pending.error
-        out.settled.append((pending.peer, pending.rid, reply))
+            reply = _order_reply(user, pending)
+        batch = pending.batch
+        if batch is None:
+            out.settled.append((pending.peer, pending.rid, reply))
+            return
+        batch.results[pending.slot] = reply
+        batch.waiting -= 1
+        if batch.waiting == 0:
+            out.settled.append((batch.peer, batch.rid, batch_reply(batch)))
+
+
+def _order_reply(user: User, pending: Pending) -> AccountsReply:
+    order = user.orders.get(pending.order_id)
+    if order is None:
+        return pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
+    if pending.error is None:
+        return OrderReply(order.view())
+    if pending.error.code == "ORDER_NOT_FOUND" and not order.is_open:
+        # the order filled (or expired) while the cancel or amend was on its way
+        return ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
+    return pending.error
+
+
+def _list_reply(user: User, pending: Pending) -> AccountsReply:
+    oco = user.lists.get(pending.order_id)
+    if oco is None:
+        return pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order list")
+    if pending.error is None:
+        return OrderListReply(oco.view(user.orders))
+    if pending.error.code == "ORDER_NOT_FOUND" and oco.status == "done":
+        # a leg traded, triggered or expired while the cancel was on its way
+        return ErrorReply(422, "ORDER_CLOSED", "the order list is already done")
+    return pending.error
 
 
 def _forget_old_orders(user: User) -> None:
@@ -256,4 +345,9 @@ def _forget_old_orders(user: User) -> None:
         del user.orders[order_id]
         if order.client_order_id is not None:
             user.client_ids.pop(order.client_order_id, None)
+        oco = user.lists.get(order.list_id) if order.list_id else None
+        if oco is not None and oco.status == "done":
+            del user.lists[oco.list_id]
+            if oco.client_list_id is not None:
+                user.client_list_ids.pop(oco.client_list_id, None)
         closed -= 1

@@ -10,6 +10,8 @@ Invariants:
 - The durable state is what :class:`ShardSnapshot` holds; ``pending`` (requests waiting
   for an engine's answer) and ``changes`` (events not yet published) are not part of it:
   a restarted shard answers nobody it had not answered, and publishes nothing again.
+  ``switches`` indexes the users' armed dead man's switches (``User.cancel_at``): it is
+  rebuilt from them, so it is not part of it either.
 """
 
 from __future__ import annotations
@@ -22,17 +24,30 @@ import msgspec
 from actors.accounts.events import Changes
 from actors.accounts.protocol import AccountsReply, ErrorReply, PrivateEvent
 from actors.accounts.state import Order, User
+from actors.engine.expiry import ExpiryIndex
 from actors.engine.protocol import EngineRequest
 from actors.link import Link, LinkState
 from bourse.config import Config
 from bourse.market import Market
 
-PendingKind = Literal["place", "cancel", "cancel_all", "amend"]
+PendingKind = Literal["place", "cancel", "cancel_all", "amend", "place_list", "cancel_list"]
+
+
+@dataclass(slots=True)
+class Batch:
+    """A batch request: one answer per item, sent once the last one is known."""
+
+    peer: bytes
+    rid: int
+    results: list[AccountsReply | None]
+    waiting: int = 0  # items still waiting for an engine report
 
 
 @dataclass(slots=True)
 class Pending:
-    """A client's request waiting for one or more engine reports."""
+    """A client's request waiting for one or more engine reports.  ``order_id`` names
+    the order, or the list of a ``place_list`` / ``cancel_list``; an item of a batch
+    answers into ``batch.results[slot]`` instead of to ``peer``."""
 
     kind: PendingKind
     peer: bytes
@@ -42,6 +57,8 @@ class Pending:
     waiting: int = 1  # reports still to come (a cancel-all waits for each market)
     orders: list[int] = field(default_factory=list)  # a cancel-all's closed orders
     error: ErrorReply | None = None
+    batch: Batch | None = None
+    slot: int = 0
 
 
 @dataclass(slots=True)
@@ -93,6 +110,7 @@ class ShardState:
         # Not durable: see the module's invariants.
         self.pending: dict[tuple[str, int], Pending] = {}  # by (market, request number)
         self.changes = Changes()
+        self.switches = ExpiryIndex()  # (cancel_at, user_id) of every armed switch
 
     def snapshot(self) -> ShardSnapshot:
         return ShardSnapshot(
@@ -115,6 +133,9 @@ class ShardState:
         state.next_user = snap.next_user
         state.next_order = snap.next_order
         state.users = {user.user_id: user for user in snap.users}
+        for user in snap.users:
+            if user.cancel_at:
+                state.switches.add(user.cancel_at, user.user_id)
         state.open_orders = {
             order_id: user.orders[order_id] for user in snap.users for order_id in user.open_orders
         }

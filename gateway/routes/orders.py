@@ -32,6 +32,7 @@ from actors.accounts.protocol import (
     OrderView,
     PlaceOrder,
 )
+from actors.engine.stops import TWIN
 from api.wire import FillOut, OrderOut, fill_out, order_out
 from gateway.actors import expect
 from gateway.auth import BEARER
@@ -64,7 +65,11 @@ def _render(gw: Gateway, order: OrderView) -> OrderOut:
     description=(
         "Answered with the order and the fills that happened at once.  An IOC or FOK order "
         "that cannot (fully) fill, or one cut short by self-trade prevention, is answered "
-        "201 with status expired; a post-only order that would take is refused with 422."
+        "201 with status expired; a post-only order that would take is refused with 422.  "
+        "A stop or take-profit order (stop_price) waits outside the book with status new "
+        'and "triggered": false until the last trade price crosses its stop; one whose '
+        "stop would trigger at once is refused with 422 WOULD_TRIGGER_IMMEDIATELY.  A GTD "
+        "order (expire_time) ends with status expired at that time."
     ),
     responses=error_responses(400, 401, 409, 413, 422, 503, 504),
     security=BEARER,
@@ -73,21 +78,15 @@ def _render(gw: Gateway, order: OrderView) -> OrderOut:
 async def place_order(
     gw: NamedDependency[Gateway], auth: NamedDependency[Auth], data: JSONBody[OrderRequest]
 ) -> OrderOut:
-    reply = await gw.link.user(auth, _place_message(gw, auth, data))
+    reply = await gw.link.user(auth, place_message(gw, auth, data))
     return _render(gw, expect(reply, OrderReply).order)
 
 
-def _place_message(
-    gw: NamedDependency[Gateway], auth: NamedDependency[Auth], data: JSONBody[OrderRequest]
-) -> PlaceOrder:
+def place_message(gw: Gateway, auth: Auth, data: OrderRequest) -> PlaceOrder:
+    """The shard's request for ``data``, its amounts parsed with the market's rules
+    (raises ApiError or AmountError naming the field)."""
     market = gw.market(data.market)
-    if data.type == "limit":
-        if data.price is None:
-            raise invalid("price", "a limit order needs a price")
-        if data.qty is None:
-            raise invalid("qty", "a limit order needs a qty")
-    elif data.qty is None and data.quote_qty is None:
-        raise invalid("qty", "a market order needs qty, or quote_qty for a buy")
+    check_shape(data)
     return PlaceOrder(
         auth=auth,
         market=market.name,
@@ -100,7 +99,28 @@ def _place_message(
         post_only=data.post_only,
         client_order_id=data.client_order_id,
         stp=data.stp,
+        stop_price=0
+        if data.stop_price is None
+        else market.parse_price(data.stop_price, "stop_price"),
+        expire_time=data.expire_time or 0,
     )
+
+
+def check_shape(data: OrderRequest) -> None:
+    """What the OpenAPI document says an order request gives (gateway/openapi.py's
+    ORDER_SHAPE): the amounts its type needs, a stop price exactly when it is a stop or
+    take-profit order, an expiry exactly when it is GTD."""
+    if TWIN.get(data.type, data.type) == "limit":
+        if data.price is None:
+            raise invalid("price", f"a {data.type} order needs a price")
+        if data.qty is None:
+            raise invalid("qty", f"a {data.type} order needs a qty")
+    elif data.qty is None and data.quote_qty is None:
+        raise invalid("qty", f"a {data.type} order needs qty, or quote_qty for a buy")
+    if (data.type in TWIN) != (data.stop_price is not None):
+        raise invalid("stop_price", "stop and take-profit orders, and only they, take stop_price")
+    if (data.time_in_force == "GTD") != (data.expire_time is not None):
+        raise invalid("expire_time", "GTD orders, and only they, take expire_time")
 
 
 @get(
@@ -151,7 +171,11 @@ async def get_order_by_client_id(
 @patch(
     "/orders/{order_id:str}",
     summary="Amend a resting order",
-    description="A smaller qty at the same price keeps priority; a new price loses it.",
+    description=(
+        "A smaller qty at the same price keeps priority; a new price loses it.  An "
+        "untriggered stop or take-profit order, and a leg of an open OCO list, cannot be "
+        "amended (422 ORDER_NOT_AMENDABLE)."
+    ),
     responses=error_responses(400, 401, 404, 409, 413, 422, 503, 504),
     security=BEARER,
     tags=TAGS,
