@@ -53,7 +53,7 @@ class ExchangeSection(_Section, frozen=True):
     # How far apart the hosts' clocks may be: a request is executed only while the
     # executing actor's clock is this far before the client's deadline (NTP keeps a LAN
     # within a few ms; this is the margin the guarantee relies on).
-    max_clock_skew_ms: int = 100
+    max_clock_skew_ms: int = 25
     rate_limit_per_s: int = 100
     rate_limit_burst: int = 200
 

@@ -193,6 +193,8 @@ _DESCRIPTIONS = {
     403: "The key may not do this: FORBIDDEN",
     404: "No such order for this user (another user's order too): ORDER_NOT_FOUND, USER_NOT_FOUND",
     409: "DUPLICATE_CLIENT_ORDER_ID, DUPLICATE_CLIENT_LIST_ID, AMEND_IN_PROGRESS",
+    408: "It reached the exchange past its deadline (recv_window_ms, or the request timeout) "
+    "and was not executed, nor ever will be: EXPIRED",
     413: "The body is larger than the gateway accepts: PAYLOAD_TOO_LARGE",
     422: "A valid request the rules refuse: INSUFFICIENT_FUNDS, MIN_NOTIONAL, "
     "POST_ONLY_WOULD_TAKE, MARKET_HALTED, MARKET_CANCEL_ONLY, WOULD_TRIGGER_IMMEDIATELY, "

@@ -72,6 +72,20 @@ class _Body(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 # --- request bodies ---------------------------------------------------------------------
 
 
+RecvWindow = Annotated[
+    int,
+    msgspec.Meta(
+        ge=100,
+        description=(
+            "Execute only if the request reaches its shard and engine within this many ms "
+            "of the gateway's receipt (up to the request timeout, also the default); never "
+            "later.  After a 503 or 504, a query by client_order_id once it has passed "
+            "gives the final outcome."
+        ),
+    ),
+]
+
+
 class OrderRequest(_Body, frozen=True):
     """A stop or take-profit order also gives ``stop_price`` and is sized like the limit
     or market order it becomes; a GTD order gives ``expire_time``."""
@@ -88,6 +102,7 @@ class OrderRequest(_Body, frozen=True):
     stp: SelfTradePrevention = "expire_taker"
     stop_price: StopPrice | None = None
     expire_time: ExpireTime | None = None
+    recv_window_ms: RecvWindow | None = None
 
 
 class OrderListRequest(_Body, frozen=True):
@@ -107,6 +122,7 @@ class OrderListRequest(_Body, frozen=True):
     time_in_force: Literal["GTC", "GTD"] = "GTC"
     expire_time: ExpireTime | None = None
     stp: SelfTradePrevention = "expire_taker"
+    recv_window_ms: RecvWindow | None = None
 
 
 class BatchOrdersRequest(_Body, frozen=True):
@@ -115,9 +131,11 @@ class BatchOrdersRequest(_Body, frozen=True):
         msgspec.Meta(
             min_length=1,
             max_length=MAX_BATCH,
-            description="order requests, as for POST /api/v1/orders",
+            description="order requests, as for POST /api/v1/orders (the batch's own "
+            "recv_window_ms applies to every one of them)",
         ),
     ]
+    recv_window_ms: RecvWindow | None = None
 
 
 class BatchCancelRequest(_Body, frozen=True):
@@ -125,6 +143,7 @@ class BatchCancelRequest(_Body, frozen=True):
         list[Annotated[str, msgspec.Meta(max_length=64)]],
         msgspec.Meta(min_length=1, max_length=MAX_CANCEL_BATCH),
     ]
+    recv_window_ms: RecvWindow | None = None
 
 
 class CancelAfterRequest(_Body, frozen=True):
@@ -145,6 +164,7 @@ class MarketStatusRequest(_Body, frozen=True):
 class AmendRequest(_Body, frozen=True):
     qty: Qty | None = None
     price: Price | None = None
+    recv_window_ms: RecvWindow | None = None
 
 
 class DepositRequest(_Body, frozen=True):
@@ -219,6 +239,11 @@ class OrdersQuery(QueryParams, frozen=True):
 
 class CancelAllQuery(QueryParams, frozen=True):
     market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
+    recv_window_ms: Annotated[int | None, QueryParameter(ge=100)] = None
+
+
+class CancelQuery(QueryParams, frozen=True):
+    recv_window_ms: Annotated[int | None, QueryParameter(ge=100)] = None
 
 
 class FillsQuery(QueryParams, frozen=True):

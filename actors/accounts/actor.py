@@ -238,7 +238,7 @@ class AccountsActor(DurableActor):
 
     def _answer_here(self, request: AccountsRequest, now: int) -> AccountsReply | None:
         """What the actor itself answers, from what only it knows (its links, its clock):
-        the status, a 504 for a request past its deadline, and a 503 for a request whose
+        the status, a 408 for a request past its deadline, and a 503 for a request whose
         engine it cannot reach now.  Such a refusal is never journaled: it changes
         nothing, and a replay could not know the link was down."""
         if isinstance(request, GetStatus):
@@ -248,7 +248,7 @@ class AccountsActor(DurableActor):
             )
         deadline: int = getattr(request, "deadline", 0)
         if deadline and now + self.config.exchange.max_clock_skew_ms > deadline:
-            return ErrorReply(504, "EXPIRED", "it came past its deadline: it was not executed")
+            return ErrorReply(408, "EXPIRED", "it came past its deadline: it was not executed")
         down = self._engine_down_for(request)
         if down is not None:
             return ErrorReply(503, "UNAVAILABLE", f"the {down} engine is not reachable")

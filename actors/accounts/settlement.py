@@ -69,7 +69,7 @@ _ENGINE_REJECTIONS: dict[str, tuple[int, str]] = {
     "AMEND_BELOW_FILLED": (422, "the new quantity is not above what already filled"),
     "INVALID_ORDER": (400, "the engine refused the order as invalid"),
     "DUPLICATE_ORDER_ID": (500, "the engine already holds this order id"),
-    "EXPIRED": (504, "it reached the engine past its deadline: it was not executed"),
+    "EXPIRED": (408, "it reached the engine past its deadline: it was not executed"),
 }
 
 

@@ -41,6 +41,7 @@ from bourse.money import AmountError
 from gateway.actors import expect
 from gateway.auth import BEARER
 from gateway.context import Gateway
+from gateway.deadlines import Deadline, deadline_for
 from gateway.errors import ApiError, ErrorBody, error_responses
 from gateway.routes.orders import check_shape, place_message
 from gateway.schemas import (
@@ -68,7 +69,7 @@ Item: TypeAlias = int | BatchResultOut
         '{"status": 201, "order"} or {"status": 4xx, "error": {"code", "message", "field"?}}. '
         "Each order stands alone: one refusal does not stop the others."
     ),
-    responses=error_responses(400, 401, 413, 503, 504),
+    responses=error_responses(400, 401, 408, 413, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
@@ -82,11 +83,13 @@ async def place_batch(
         except ApiError as error:
             message = f"orders[{index}]: {error.message}"
             raise ApiError(error.status, error.code, message, error.field) from None
-    slots = [_read_order(gw, auth, item) for item in data.orders]
+    deadline = deadline_for(gw, data.recv_window_ms)
+    slots = [_read_order(gw, auth, item, deadline) for item in data.orders]
     orders = [slot for slot in slots if isinstance(slot, PlaceOrder)]
     answers: list[OrderReply | ErrorReply] = []
     if orders:
-        answers = expect(await gw.link.user(auth, PlaceBatch(auth, orders)), BatchReply).results
+        batch = PlaceBatch(auth, orders, deadline=deadline.at_ms)
+        answers = expect(await gw.link.user(auth, batch, deadline.timeout_s), BatchReply).results
     replies = iter(answers)
     return [
         _result(gw, next(replies), 201) if isinstance(slot, PlaceOrder) else slot for slot in slots
@@ -101,7 +104,7 @@ async def place_batch(
         'Answered with one entry per order id, in the same order: {"status": 200, "order"} '
         'or {"status": 4xx, "error"}.'
     ),
-    responses=error_responses(400, 401, 413, 503, 504),
+    responses=error_responses(400, 401, 408, 413, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
@@ -113,9 +116,11 @@ async def cancel_batch(
         for order_id in data.order_ids
     ]
     ids = [item for item in items if isinstance(item, int)]
+    deadline = deadline_for(gw, data.recv_window_ms)
     answers: list[OrderReply | ErrorReply] = []
     if ids:
-        answers = expect(await gw.link.user(auth, CancelBatch(auth, ids)), BatchReply).results
+        batch = CancelBatch(auth, ids, deadline=deadline.at_ms)
+        answers = expect(await gw.link.user(auth, batch, deadline.timeout_s), BatchReply).results
     replies = iter(answers)
     return [_result(gw, next(replies), 200) if isinstance(i, int) else i for i in items]
 
@@ -130,7 +135,7 @@ async def cancel_batch(
         "stop and take-profit orders included.  0 disarms it (trigger_time null).  The "
         "times are the exchange's own (now is when it took the call)."
     ),
-    responses=error_responses(400, 401, 413, 503, 504),
+    responses=error_responses(400, 401, 408, 413, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
@@ -141,10 +146,10 @@ async def cancel_after(
     return CancelAfterOut(now=reply.now, trigger_time=reply.trigger_time)
 
 
-def _read_order(gw: Gateway, auth: Auth, item: OrderRequest) -> Slot:
+def _read_order(gw: Gateway, auth: Auth, item: OrderRequest, deadline: Deadline) -> Slot:
     """One item as the shard's request, or its refusal."""
     try:
-        return place_message(gw, auth, item)
+        return place_message(gw, auth, item, deadline)
     except ApiError as error:
         return _refused(error)
     except AmountError as error:

@@ -26,6 +26,7 @@ from api.wire import OrderListOut, order_list_out
 from gateway.actors import expect
 from gateway.auth import BEARER
 from gateway.context import Gateway
+from gateway.deadlines import deadline_for
 from gateway.errors import error_responses, invalid
 from gateway.schemas import ORDER_ID_PATTERN, OrderListRequest
 
@@ -44,7 +45,7 @@ ListId = Annotated[str, PathParameter(pattern=ORDER_ID_PATTERN, description="the
         "locked once, for the larger of the two legs' needs.  A list whose stop would "
         "trigger at once is refused with 422 WOULD_TRIGGER_IMMEDIATELY."
     ),
-    responses=error_responses(400, 401, 409, 413, 422, 503, 504),
+    responses=error_responses(400, 401, 409, 408, 413, 422, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
@@ -54,6 +55,7 @@ async def place_list(
     market = gw.market(data.market)
     if data.time_in_force == "GTD" and data.expire_time is None:
         raise invalid("expire_time", "a GTD list needs an expire_time")
+    deadline = deadline_for(gw, data.recv_window_ms)
     request = PlaceOrderList(
         auth,
         market.name,
@@ -68,8 +70,9 @@ async def place_list(
         expire_time=data.expire_time or 0,
         client_list_id=data.client_list_id,
         stp=data.stp,
+        deadline=deadline.at_ms,
     )
-    reply = expect(await gw.link.user(auth, request), OrderListReply)
+    reply = expect(await gw.link.user(auth, request, deadline.timeout_s), OrderListReply)
     return order_list_out(reply.order_list, market)
 
 

@@ -37,6 +37,7 @@ from api.wire import FillOut, OrderOut, fill_out, order_out
 from gateway.actors import expect
 from gateway.auth import BEARER
 from gateway.context import Gateway
+from gateway.deadlines import Deadline, deadline_for
 from gateway.errors import error_responses, invalid
 from gateway.query import query
 from gateway.schemas import (
@@ -44,6 +45,7 @@ from gateway.schemas import (
     ORDER_ID_PATTERN,
     AmendRequest,
     CancelAllQuery,
+    CancelQuery,
     FillsQuery,
     OrderRequest,
     OrdersQuery,
@@ -71,18 +73,19 @@ def _render(gw: Gateway, order: OrderView) -> OrderOut:
         "stop would trigger at once is refused with 422 WOULD_TRIGGER_IMMEDIATELY.  A GTD "
         "order (expire_time) ends with status expired at that time."
     ),
-    responses=error_responses(400, 401, 409, 413, 422, 503, 504),
+    responses=error_responses(400, 401, 409, 408, 413, 422, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
 async def place_order(
     gw: NamedDependency[Gateway], auth: NamedDependency[Auth], data: JSONBody[OrderRequest]
 ) -> OrderOut:
-    reply = await gw.link.user(auth, place_message(gw, auth, data))
+    deadline = deadline_for(gw, data.recv_window_ms)
+    reply = await gw.link.user(auth, place_message(gw, auth, data, deadline), deadline.timeout_s)
     return _render(gw, expect(reply, OrderReply).order)
 
 
-def place_message(gw: Gateway, auth: Auth, data: OrderRequest) -> PlaceOrder:
+def place_message(gw: Gateway, auth: Auth, data: OrderRequest, deadline: Deadline) -> PlaceOrder:
     """The shard's request for ``data``, its amounts parsed with the market's rules
     (raises ApiError or AmountError naming the field)."""
     market = gw.market(data.market)
@@ -103,6 +106,7 @@ def place_message(gw: Gateway, auth: Auth, data: OrderRequest) -> PlaceOrder:
         if data.stop_price is None
         else market.parse_price(data.stop_price, "stop_price"),
         expire_time=data.expire_time or 0,
+        deadline=deadline.at_ms,
     )
 
 
@@ -176,7 +180,7 @@ async def get_order_by_client_id(
         "untriggered stop or take-profit order, and a leg of an open OCO list, cannot be "
         "amended (422 ORDER_NOT_AMENDABLE)."
     ),
-    responses=error_responses(400, 401, 404, 409, 413, 422, 503, 504),
+    responses=error_responses(400, 401, 404, 409, 408, 413, 422, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
@@ -191,13 +195,15 @@ async def amend_order(
     number = int(order_id)
     current = expect(await gw.link.user(auth, GetOrder(auth, order_id=number)), OrderReply)
     market = gw.market(current.order.market)
+    deadline = deadline_for(gw, data.recv_window_ms)
     request = AmendOrder(
         auth,
         number,
         qty=0 if data.qty is None else market.parse_qty(data.qty),
         price=0 if data.price is None else market.parse_price(data.price),
+        deadline=deadline.at_ms,
     )
-    reply = await gw.link.user(auth, request)
+    reply = await gw.link.user(auth, request, deadline.timeout_s)
     return _render(gw, expect(reply, OrderReply).order)
 
 
@@ -205,14 +211,20 @@ async def amend_order(
     "/orders/{order_id:str}",
     status_code=200,
     summary="Cancel an order",
-    responses=error_responses(400, 401, 404, 422, 503, 504),
+    dependencies=query(CancelQuery),
+    responses=error_responses(400, 401, 404, 408, 422, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
 async def cancel_order(
-    gw: NamedDependency[Gateway], auth: NamedDependency[Auth], order_id: OrderId
+    gw: NamedDependency[Gateway],
+    auth: NamedDependency[Auth],
+    order_id: OrderId,
+    params: NamedDependency[CancelQuery],
 ) -> OrderOut:
-    reply = await gw.link.user(auth, CancelOrder(auth, int(order_id)))
+    deadline = deadline_for(gw, params.recv_window_ms)
+    request = CancelOrder(auth, int(order_id), deadline=deadline.at_ms)
+    reply = await gw.link.user(auth, request, deadline.timeout_s)
     return _render(gw, expect(reply, OrderReply).order)
 
 
@@ -221,7 +233,7 @@ async def cancel_order(
     status_code=200,
     summary="Cancel every open order, or those of one market",
     dependencies=query(CancelAllQuery),
-    responses=error_responses(400, 401, 503, 504),
+    responses=error_responses(400, 401, 408, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
@@ -230,8 +242,9 @@ async def cancel_all(
     auth: NamedDependency[Auth],
     params: NamedDependency[CancelAllQuery],
 ) -> list[OrderOut]:
-    request = CancelOrders(auth, gw.optional_market(params.market))
-    reply = expect(await gw.link.user(auth, request), OrdersReply)
+    deadline = deadline_for(gw, params.recv_window_ms)
+    request = CancelOrders(auth, gw.optional_market(params.market), deadline=deadline.at_ms)
+    reply = expect(await gw.link.user(auth, request, deadline.timeout_s), OrdersReply)
     return [_render(gw, order) for order in reply.orders]
 
 
