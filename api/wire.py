@@ -1,4 +1,4 @@
-"""The public JSON shapes of API.md, and their rendering from internal integer views.
+"""The public JSON shapes of docs/api.md, and their rendering from internal integer views.
 
 Invariants:
 - Every amount leaves as a decimal string in its asset's or market's precision; every id

@@ -10,7 +10,8 @@ How:
 - ``--kills`` times, alternately the engine's leader and a shard's leader is killed with
   SIGKILL; once the other instance leads, the killed one is started again and rejoins as
   the standby.  Failover time: from the last order acknowledged through that pair before
-  the kill to the first acknowledged after it (the client's view of the gap).
+  the kill to the first acknowledgement of an order sent after it (which only the new
+  leader can give): the client's view of the gap.
 - Afterwards every acknowledged order is looked up by its client order id: one that is
   missing, or has fewer fills than it was acknowledged with, is lost.
 - Then ``bench.pipeline``'s fixed rate and saturation, with and without standbys, in
@@ -74,7 +75,8 @@ class Acked:
     auth: Auth
     client_id: str
     filled: int
-    at: float  # time.monotonic() of the acknowledgement
+    sent: float  # time.monotonic() when the order was sent
+    at: float  # and when its acknowledgement came
 
 
 @dataclass
@@ -137,6 +139,7 @@ class Load:
         context.destroy(linger=0)
 
     async def _place(self, client: DealerClient, shard: int, order: PlaceOrder) -> None:
+        sent = now()
         try:
             reply = decode(await client.request(encode(order)))
         except RequestError:
@@ -145,7 +148,7 @@ class Load:
         if isinstance(reply, OrderReply):
             assert order.client_order_id is not None
             filled = reply.order.filled_qty
-            self.acked.append(Acked(shard, order.auth, order.client_order_id, filled, now()))
+            self.acked.append(Acked(shard, order.auth, order.client_order_id, filled, sent, now()))
         else:
             self.errors += 1
 
@@ -196,10 +199,14 @@ def kill_and_measure(c: Cluster, load: Load, pair: str) -> float:
     os.kill(c.processes.pop(instance).pid, signal.SIGKILL)
     while leader_of(c, pair)[1] == epoch:
         time.sleep(0.02)  # polling the pair's status until a new leader answers
-    while not any(a.at > killed_at and through_pair(a) for a in load.acked[-200:]):
+
+    def new_leaders(acked: Acked) -> bool:  # sent after the kill: only the new one answers
+        return acked.sent > killed_at and through_pair(acked)
+
+    while not any(new_leaders(a) for a in load.acked[-200:]):
         time.sleep(0.01)  # until an order goes through the new leader
     before = [a.at for a in load.acked if a.at <= killed_at and through_pair(a)]
-    after = [a.at for a in load.acked if a.at > killed_at and through_pair(a)]
+    after = [a.at for a in load.acked if new_leaders(a)]
     gap_ms = (min(after) - max(before)) * 1000 if before else 0.0
     restart(c, instance)
     c.wait_in_sync()
@@ -268,7 +275,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("BOURSE_LOG_LEVEL", "WARNING")
     gaps, lost, acked = failovers(args)
-    p50, top = percentiles(gaps, (0.5, 1.0))
+    p50, top = percentiles(gaps, 0.5, 1.0)
     print(f"failover: p50 {p50:.0f} ms, max {top:.0f} ms; lost {lost} of {acked}")
     ratio = throughput_ratio(args) if args.pairs else 0.0
     print(f"with standbys / without, pipeline saturation: {ratio:.2f}")

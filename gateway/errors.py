@@ -1,4 +1,4 @@
-"""Every failure leaves the gateway as API.md's error body, with the status of its table.
+"""Every failure leaves the gateway as docs/api.md's error body, with the status of its table.
 
 Invariants:
 - An error answer is ``{"code", "message"}`` plus ``"field"`` when one input is at fault;

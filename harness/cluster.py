@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,16 +36,36 @@ from transport.security import BusSecurity
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_ports(count: int) -> list[int]:
+    """``count`` ports free now, below the kernel's ephemeral range: a port chosen there
+    could be given to some outgoing connection before a process (a standby that binds
+    only once elected) listens on it."""
+    top = _ephemeral_start()
+    chosen: list[int] = []
     sockets = []
-    for _ in range(count):
+    pick = random.Random()
+    while len(chosen) < count:
+        port = pick.randrange(10_000, top)
+        if port in chosen:
+            continue
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
         sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
+        chosen.append(port)
     for s in sockets:
         s.close()
-    return ports
+    return chosen
 
 
 def write_config(

@@ -136,7 +136,7 @@ def _report(
 
 
 def check_invariants(sim: Simulation) -> None:
-    """DESIGN.md's money invariants over every shard and engine."""
+    """the money invariants of docs/architecture.md over every shard and engine."""
     config = sim.config
     for asset in config.assets:
         held = fees = deposits = withdrawals = traded_in = traded_out = 0

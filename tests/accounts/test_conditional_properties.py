@@ -1,8 +1,8 @@
 """Long random runs with conditional orders, GTD, OCO lists, batches and dead man's
 switches, through real Ledgers and MatchingEngines (in one process) with time passing.
 
-After every step: DESIGN.md's money invariants, no negative balance, no closed order or
-done list holding funds (simulation.check_invariants).  At the end: every user's
+After every step: the money invariants (docs/architecture.md), no negative balance, no
+closed order or done list holding funds (simulation.check_invariants).  At the end: every user's
 holdings equal a reference computed from the trades alone, and each shard's journal
 (requests, reports and ticks, through the wire encoding) replayed into a fresh ledger,
 and its snapshot restored, reach the live state's hash.
