@@ -67,7 +67,7 @@ from actors.accounts.protocol import (
 )
 from actors.accounts.shard import LedgerOutput
 from actors.durable import DurableActor
-from actors.engine.protocol import EngineOutbound, Report, Sync, shard_identity
+from actors.engine.protocol import EngineOutbound, EngineRequest, Report, Sync, shard_identity
 from actors.pair import Pair, pair_of
 from bourse.config import Config
 from bourse.metrics import ActorMetrics
@@ -187,7 +187,7 @@ class AccountsActor(DurableActor):
         for peer, rid, reply in produced.replies:
             out.reply(ROUTER, peer, rid, encode(reply))
         for (market, request), trace in zip(produced.engine, traces, strict=True):
-            out.send(engine_socket(market), 0, encode(request), trace)
+            out.send(engine_socket(market), 0, self._encode_request(request), trace)
         for topic, event in produced.events:
             out.publish(topic, encode(event))
 
@@ -273,9 +273,8 @@ class AccountsActor(DurableActor):
         link = self.ledger.state.links.get(market)
         if link is None:
             return
-        encode = self._encoder.encode
         for request in link.retained():
-            out.send(socket, 0, encode(request))
+            out.send(socket, 0, self._encode_request(request))
 
     def _on_engine(self, message: Inbound, now: int, produced: LedgerOutput) -> None:
         try:
@@ -286,6 +285,8 @@ class AccountsActor(DurableActor):
         if isinstance(reply, Report):
             if not is_sender(message.sender, engine_name(reply.market)):
                 self.refuse(message, "Report")
+                return
+            if not self.fresh(engine_name(reply.market), reply.epoch):
                 return
             self.record(now, message)
             self.ledger.handle_report(reply, produced)
@@ -304,6 +305,14 @@ class AccountsActor(DurableActor):
             if isinstance(report, Report):
                 self.ledger.handle_report(report, produced)
 
+    def _encode_request(self, request: EngineRequest) -> bytes:
+        """An engine request as it leaves: stamped with this leadership's epoch (the
+        retained ones carry none, so a new leader resends them as its own)."""
+        epoch = self.epoch
+        if epoch:
+            request = msgspec.structs.replace(request, epoch=epoch)
+        return self._encoder.encode(request)
+
     def _ask_again(self, gaps: set[str], now: int, out: Outbox) -> None:
         """Reports were lost before one that came: ask their engine for every report
         after those applied, at once (at most every ``GAP_SYNC_MS`` per engine, while the
@@ -313,7 +322,7 @@ class AccountsActor(DurableActor):
                 continue
             self._gap_synced[market] = now
             received = self.ledger.state.links[market].received
-            sync = Sync(self.ledger.shard, received, gap=True)
+            sync = Sync(self.ledger.shard, received, gap=True, epoch=self.epoch)
             out.send(engine_socket(market), 0, self._encoder.encode(sync))
 
     def _maybe_sync(self, now: int, out: Outbox) -> None:
@@ -325,8 +334,8 @@ class AccountsActor(DurableActor):
         for market, link in self.ledger.state.links.items():
             socket = engine_socket(market)
             for request in link.due():
-                out.send(socket, 0, encode(request))
-            out.send(socket, 0, encode(Sync(shard, link.received)))
+                out.send(socket, 0, self._encode_request(request))
+            out.send(socket, 0, encode(Sync(shard, link.received, epoch=self.epoch)))
 
     def register_gauges(self, metrics: ActorMetrics) -> None:
         super().register_gauges(metrics)

@@ -225,6 +225,8 @@ class EngineActor(DurableActor):
         if not self._from_shard(message, shard):
             self._refuse(out, message, "request", "only an accounts shard sends its requests")
             return False
+        if not self._replaying and not self.fresh(shard_name(shard), request.epoch):
+            return False
         link = self.links[shard]
         expected = link.received + 1
         verdict = link.accept(request.seq)
@@ -249,13 +251,15 @@ class EngineActor(DurableActor):
         if not self._from_shard(message, request.shard):
             self._refuse(out, message, "sync", "only an accounts shard syncs its reports")
             return False
+        if not self._replaying and not self.fresh(shard_name(request.shard), request.epoch):
+            return False
         link = self.links[request.shard]
         forgotten = link.ack(request.applied)
         overdue = link.retained() if request.gap else link.due()
         if not self._replaying:
             identity = self._identities[request.shard]
             for report in overdue:
-                out.reply(ROUTER, identity, 0, self._encoder.encode(report))
+                out.reply(ROUTER, identity, 0, self._encode_report(report))
         return forgotten > 0
 
     def _route(
@@ -290,7 +294,15 @@ class EngineActor(DurableActor):
         for shard, shard_events in by_shard.items():
             report = self._report(shard, request_seq if shard == origin else 0, now, shard_events)
             if not replaying:
-                out.reply(ROUTER, self._identities[shard], 0, self._encoder.encode(report))
+                out.reply(ROUTER, self._identities[shard], 0, self._encode_report(report))
+
+    def _encode_report(self, report: Report) -> bytes:
+        """A report as it leaves: stamped with this leadership's epoch (retained reports
+        carry none, so a new leader resends them as its own)."""
+        epoch = self.epoch
+        if epoch:
+            report = msgspec.structs.replace(report, epoch=epoch)
+        return self._encoder.encode(report)
 
     def _report(self, shard: int, request_seq: int, now: int, events: list[PrivateEvent]) -> Report:
         """The next report to ``shard``, numbered and retained until the shard syncs."""
