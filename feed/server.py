@@ -151,6 +151,7 @@ class FeedServer:
         for market in self.markets.values():
             market.restore()
         self.security.start(self.context)
+        self.authenticator.start()
         tasks = [
             asyncio.create_task(follow_keys(self.security), name="keys"),
             asyncio.create_task(self.book.run(), name="book"),

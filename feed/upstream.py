@@ -124,6 +124,8 @@ class BookUpstream:
     # --- the book stream ---------------------------------------------------------------
 
     async def run(self) -> None:
+        for client in self._engines.values():
+            client.start()  # from now on each logs its peer coming and going
         sock = self._sub
         shadow: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
         while True:
