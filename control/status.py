@@ -105,7 +105,7 @@ def print_status(config: Config) -> int:
     """The table; exit status 1 when any process does not answer or the gateway does
     not reach every actor."""
     rows = status_rows(config)
-    table = [HEADER, *((r.host, r.process, r.endpoint, r.state) for r in rows)]
+    table = [HEADER[:4], *((r.host, r.process, r.endpoint, r.state) for r in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     details = [HEADER[4], *(r.details for r in rows)]
     for cells, detail in zip(table, details, strict=True):
