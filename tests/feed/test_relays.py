@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from feedkit import FeedClient, Trader, converge, subscribed_client
 from prometheus_client.parser import text_string_to_metric_families
-from supervisedkit import Supervised, supervised, with_relays
+from supervisedkit import Supervised, supervised
 
 from bourse.config import FeedRelay
 from bourse.peers import GATEWAY
@@ -33,7 +33,7 @@ CLIENTS = 12
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[Supervised, Cluster]]:
-    with supervised(tmp_path, rewrite=lambda text: with_relays(text, 2)) as s:
+    with supervised(tmp_path, relays=2) as s:
         # The harness's view of the same exchange: its clients speak as any process.
         c = Cluster(s.config_path, s.data, s.config)
         try:

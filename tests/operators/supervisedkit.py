@@ -1,9 +1,9 @@
 """An exchange run the way an operator runs it: ``bourse run --host NAME`` per host, each
 supervisor starting and restarting that host's processes.
 
-The config is the harness's (free ports on loopback), rewritten to place processes on
-more hosts (each a loopback address of its own, 127.0.0.x) or to run several feed
-relays.  Every supervisor writes its own log, its children's lines included; each JSON
+The config is the harness's (free ports on loopback, several feed relays if asked),
+rewritten to place processes on more hosts (each a loopback address of its own,
+127.0.0.x).  Every supervisor writes its own log, its children's lines included; each JSON
 line names the process that wrote it.
 
 Nothing here sleeps to synchronise: waits poll a real condition with a deadline.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from typing import Any
 import httpx
 
 from bourse.config import Config, load_config
-from harness.cluster import ROOT, free_ports, write_config
+from harness.cluster import ROOT, write_config
 from transport.keys import ensure_pairs
 
 DEADLINE_S = 60.0
@@ -41,23 +40,6 @@ def place_on_edge(text: str, address: str = "127.0.0.2") -> str:
     )
     for section in ("gateway", "feed"):
         text = text.replace(f'[{section}]\nhost = "local"', f'[{section}]\nhost = "edge"')
-    return text
-
-
-def with_relays(text: str, count: int) -> str:
-    """``count`` feed relays on the feed's host, sharing its WebSocket port, each with a
-    ROUTER and a metrics port of its own."""
-    found = re.search(r'\[feed\]\nhost = "(\w+)"\nrouter_port = (\d+)\nws_port = (\d+)\n', text)
-    assert found is not None, "the harness writes [feed] as host, router_port, ws_port"
-    host, router, ws = found.group(1), int(found.group(2)), int(found.group(3))
-    text = text.replace(found.group(0), "[feed]\n")
-    ports = iter(free_ports(2 * count))
-    for number in range(count):
-        router_port = router if number == 0 else next(ports)
-        text += (
-            f'[[feed.relays]]\nhost = "{host}"\nrouter_port = {router_port}\n'
-            f"ws_port = {ws}\nmetrics_port = {next(ports)}\n"
-        )
     return text
 
 
