@@ -374,6 +374,8 @@ class Phase:
     start_ns: int = 0
     end_ns: int = 0
     messages: int = 0
+    bytes: int = 0  # payload bytes of those messages
+    relay_rss_mb: list[float] = field(default_factory=list)  # at the phase's end
     feed_cpu: float = 0.0  # every relay's, summed
     relay_cpu: list[float] = field(default_factory=list)
     machine_cpu: float = 0.0
@@ -411,6 +413,8 @@ class Phase:
             "feed_cpu_pct": round(100 * self.feed_cpu / self.seconds, 1),
             "relay_cpu_pct": [round(100 * cpu / self.seconds, 1) for cpu in self.relay_cpu],
             "feed_us_per_msg": round(1e6 * self.feed_cpu / max(self.messages, 1), 2),
+            "bytes_per_msg": round(self.bytes / max(self.messages, 1), 1),
+            "relay_rss_mb": self.relay_rss_mb,
             "machine_cpu_pct": round(100 * self.machine_cpu / self.seconds, 1),
             "subscribers_cpu_pct": round(100 * self.bench_cpu / self.seconds, 1),
             "slow_consumers_dropped": self.dropped,
@@ -438,6 +442,14 @@ def create_accounts(c: Cluster, per_shard: int) -> list[tuple[int, bytes]]:
         finally:
             client.close()
     return accounts
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory (VmRSS), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def relay_status(c: Cluster, relay: FeedRelay, timeout_s: float) -> FeedStatus | None:
@@ -548,6 +560,7 @@ async def run_phases(
             phase = Phase(rate)
             open_before = await asyncio.to_thread(feed_subscribers, c)
             messages_before = counters.messages
+            bytes_before = counters.bytes
             cpu_before = [cpu_seconds(pid) for pid in relay_pids]
             machine_before = machine_busy_seconds()
             bench_before = cpu_seconds(os.getpid())
@@ -567,6 +580,8 @@ async def run_phases(
             phase.seconds = time.monotonic() - started
             phase.end_ns = time.time_ns()
             phase.messages = counters.messages - messages_before
+            phase.bytes = counters.bytes - bytes_before
+            phase.relay_rss_mb = [rss_mb(pid) for pid in relay_pids]
             spent = zip(relay_pids, cpu_before, strict=True)
             phase.relay_cpu = [cpu_seconds(pid) - before for pid, before in spent]
             phase.feed_cpu = sum(phase.relay_cpu)
