@@ -1,15 +1,17 @@
-"""Market-data fan-out benchmark: one feed, many WebSocket subscribers, a real order flow.
+"""Market-data fan-out benchmark: feed relays, many WebSocket subscribers, a real order flow.
 
 What it measures: how long a public event takes from the engine's PUB socket to a
-WebSocket subscriber (conflation included), how many messages per second the feed
-delivers, and the CPU the feed uses, with ``--subscribers`` connections (default 1,000)
-all subscribed to one market's ``depth`` and ``trades``; then raises the order flow until
-the feed no longer keeps pace and says where.
+WebSocket subscriber (conflation included), how many messages per second the relays
+deliver, and the CPU each relay uses, with ``--subscribers`` connections (default 1,000)
+all subscribed to one market's ``depth`` and ``trades``, spread by the kernel over
+``--relays`` relays (default 1) that share one WebSocket port; then raises the order flow
+until the relays no longer keep pace and says where.
 
 How:
-- ``tests/harness.py`` writes a config on free 127.0.0.1 ports into a temporary folder
-  and starts two engines, two accounts shards and the feed (``bourse run feed``) as real
-  processes.  The harness config conflates depth over 20 ms (``--conflate-ms`` changes it).
+- ``harness/cluster.py`` writes a config on free 127.0.0.1 ports into a temporary folder
+  and starts two engines, two accounts shards and the relays (``bourse run feed
+  [--relay N]``) as real processes.  The harness config conflates depth over 20 ms
+  (``--conflate-ms`` changes it).
 - A recorder process subscribes to the engine's PUB socket itself and notes, per market
   sequence number and per trade id, when each event was published (wall clock, ns).
 - The subscribers live in this process on uvloop, as plain asyncio protocols speaking
@@ -24,17 +26,18 @@ How:
   rate, through the accounts shards.
 - Phase one runs ``--rate`` orders/s (default 200) for ``--duration`` seconds.  Then the
   rate doubles each phase (``--ramp``) until the feed stops keeping pace.  A phase keeps
-  pace when no subscriber was dropped as a slow consumer, the feed's one thread stayed
+  pace when no subscriber was dropped as a slow consumer, each relay's one thread stayed
   under 95% of a core, and the median delay over the phase's last quarter stayed under
   ``--max-lag-ms`` (a feed that falls behind builds a backlog, and the delay grows through
   the phase).  Tail percentiles are reported, not judged: on a machine shared with other
   work they measure the scheduler as much as the feed.  A phase where the order flow
   itself fell short of its rate is reported as such (the limit is then upstream).
-- Feed CPU comes from /proc/<pid>/stat (user + system time over the phase).
+- Relay CPU comes from /proc/<pid>/stat (user + system time over the phase), per relay.
 
 The last line of output is one JSON object:
-``{"bench": "fanout", "subscribers": N, "p50_ms": X, "p99_ms": Y, "msgs_per_s": M}``
-for phase one.
+``{"bench": "fanout", "subscribers": N, "relays": R, "p50_ms": X, "p99_ms": Y,
+"msgs_per_s": M, "peak_msgs_per_s": P}``: delays and delivery of phase one, and the most
+messages per second delivered in a phase that kept pace.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ from actors.accounts.protocol import (
     UserCreated,
 )
 from actors.engine.protocol import (
+    BookMessage,
     EngineOutbound,
     EngineStatus,
     MarketEvents,
@@ -84,8 +88,8 @@ from actors.engine.protocol import (
 )
 from bench.proc import cpu_seconds, machine_busy_seconds
 from bench.stats import percentiles
-from bourse.config import load_config
-from bourse.peers import FEED, GATEWAY, admits, engine_name, shard_name
+from bourse.config import FeedRelay, load_config
+from bourse.peers import GATEWAY, admits, engine_name, shard_name
 from feed.protocol import FeedReply, FeedStatus, FeedStatusQuery
 from harness.cluster import Cluster, cluster
 from transport.client import DealerClient, RequestError
@@ -101,15 +105,15 @@ LOT = 10_000  # 0.0001 BTC
 # --- the recorder: when each event left the engine ----------------------------------------------
 
 
-def recorder(endpoint: str, market: str, keys_dir: str, pipe: Connection) -> None:
-    """Subscribe to the engine's book topic (as the feed does, with its key); on request,
+def recorder(endpoint: str, market: str, keys_dir: str, relay: str, pipe: Connection) -> None:
+    """Subscribe to the engine's book topic (as a relay does, with its key); on request,
     send the publication times."""
     context = zmq.Context()
     sub = context.socket(zmq.SUB)
     sub.setsockopt(zmq.RCVHWM, 0)
     sub.setsockopt(zmq.SUBSCRIBE, book_topic(market))
-    BusSecurity(Path(keys_dir), FEED, admits, []).connect(sub, endpoint, engine_name(market))
-    decode = msgspec.msgpack.Decoder(MarketEvents).decode
+    BusSecurity(Path(keys_dir), relay, admits, []).connect(sub, endpoint, engine_name(market))
+    decode = msgspec.msgpack.Decoder(BookMessage).decode
     seqs: dict[int, int] = {}
     trades: dict[int, int] = {}
     poller = zmq.Poller()
@@ -126,7 +130,10 @@ def recorder(endpoint: str, market: str, keys_dir: str, pipe: Connection) -> Non
                 parsed = parse_published(frames)
                 if parsed is None:
                     continue
-                for event in decode(parsed[2]).events:
+                message = decode(parsed[2])
+                if not isinstance(message, MarketEvents):
+                    continue  # a heartbeat
+                for event in message.events:
                     seqs[event.seq] = now
                     if isinstance(event, PublicTrade):
                         trades[event.trade_id] = now
@@ -367,7 +374,10 @@ class Phase:
     start_ns: int = 0
     end_ns: int = 0
     messages: int = 0
-    feed_cpu: float = 0.0
+    bytes: int = 0  # payload bytes of those messages
+    relay_rss_mb: list[float] = field(default_factory=list)  # at the phase's end
+    feed_cpu: float = 0.0  # every relay's, summed
+    relay_cpu: list[float] = field(default_factory=list)
     machine_cpu: float = 0.0
     bench_cpu: float = 0.0
     seconds: float = 0.0
@@ -401,6 +411,10 @@ class Phase:
             "samples": len(self.delays_ms),
             "msgs_per_s": round(self.messages / self.seconds),
             "feed_cpu_pct": round(100 * self.feed_cpu / self.seconds, 1),
+            "relay_cpu_pct": [round(100 * cpu / self.seconds, 1) for cpu in self.relay_cpu],
+            "feed_us_per_msg": round(1e6 * self.feed_cpu / max(self.messages, 1), 2),
+            "bytes_per_msg": round(self.bytes / max(self.messages, 1), 1),
+            "relay_rss_mb": self.relay_rss_mb,
             "machine_cpu_pct": round(100 * self.machine_cpu / self.seconds, 1),
             "subscribers_cpu_pct": round(100 * self.bench_cpu / self.seconds, 1),
             "slow_consumers_dropped": self.dropped,
@@ -430,49 +444,69 @@ def create_accounts(c: Cluster, per_shard: int) -> list[tuple[int, bytes]]:
     return accounts
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory (VmRSS), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def relay_status(c: Cluster, relay: FeedRelay, timeout_s: float) -> FeedStatus | None:
+    client = c.client(relay.name, relay.router.connect, GATEWAY)
+    try:
+        status = client.call(FeedStatusQuery(), FeedReply, timeout_s)
+        return status if isinstance(status, FeedStatus) else None
+    except TimeoutError:
+        return None
+    finally:
+        client.close()
+
+
 def wait_feed(c: Cluster) -> None:
+    """Until every relay answers (each binds its ROUTER once it caught up)."""
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        client = c.feed_client()
-        try:
-            if isinstance(client.call(FeedStatusQuery(), FeedReply, 0.3), FeedStatus):
-                return
-        except TimeoutError:
-            pass
-        finally:
-            client.close()
-    raise TimeoutError(f"feed not ready: {c.read_log('feed')}")
+    for relay in c.config.feed_relays:
+        while relay_status(c, relay, 0.3) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{relay.name} not ready: {c.read_log(relay.name)}")
 
 
 def ingest_lag(c: Cluster) -> int:
-    """Engine events the feed had not applied yet: engine seq minus the feed's, asked in
-    that order (so the figure can only overstate the lag by what happened in between)."""
+    """Engine events the slowest relay had not applied yet: engine seq minus the relay's,
+    asked in that order (so the figure can only overstate the lag by what happened in
+    between)."""
     engine = c.engine_client(MARKET)
-    feed = c.feed_client()
     try:
         status = engine.call(StatusQuery(), EngineOutbound, 5.0)
-        feed_status = feed.call(FeedStatusQuery(), FeedReply, 5.0)
     except TimeoutError:
         return -1
     finally:
         engine.close()
-        feed.close()
-    if not isinstance(status, EngineStatus) or not isinstance(feed_status, FeedStatus):
+    if not isinstance(status, EngineStatus):
         return -1
-    return status.seq - feed_status.markets[MARKET]
+    lags = []
+    for relay in c.config.feed_relays:
+        feed_status = relay_status(c, relay, 5.0)
+        if feed_status is None:
+            return -1
+        lags.append(status.seq - feed_status.markets[MARKET])
+    return max(lags)
+
+
+def relay_subscribers(c: Cluster) -> list[int]:
+    """Each relay's count of open connections; -1 for one that does not answer in 30 s."""
+    counts = []
+    for relay in c.config.feed_relays:
+        status = relay_status(c, relay, 30.0)
+        counts.append(-1 if status is None else status.subscribers)
+    return counts
 
 
 def feed_subscribers(c: Cluster) -> int:
-    """The feed's count of open connections; -1 when it does not answer in 30 s."""
-    client = c.feed_client()
-    try:
-        status = client.call(FeedStatusQuery(), FeedReply, 30.0)
-        assert isinstance(status, FeedStatus)
-        return status.subscribers
-    except TimeoutError:
-        return -1
-    finally:
-        client.close()
+    """Open connections over every relay; -1 when one does not answer."""
+    counts = relay_subscribers(c)
+    return -1 if -1 in counts else sum(counts)
 
 
 async def open_subscribers(
@@ -502,13 +536,15 @@ async def run_phases(
     recorder_pipe: Connection,
 ) -> tuple[list[Phase], int]:
     counters = Counters()
-    feed_pid = c.processes["feed"].pid
+    relay_pids = [c.processes[relay.name].pid for relay in c.config.feed_relays]
     t0 = time.monotonic()
     subscribers = await open_subscribers(
         c.config.feed_ws.port, args.subscribers, args.sample_every, counters
     )
+    spread = await asyncio.to_thread(relay_subscribers, c)
     print(
-        f"{len(subscribers)} subscribers connected and synced in {time.monotonic() - t0:.1f} s",
+        f"{len(subscribers)} subscribers connected and synced in {time.monotonic() - t0:.1f} s; "
+        f"per relay: {spread}",
         flush=True,
     )
     shards = [s.router.connect for s in c.config.shards]
@@ -524,7 +560,8 @@ async def run_phases(
             phase = Phase(rate)
             open_before = await asyncio.to_thread(feed_subscribers, c)
             messages_before = counters.messages
-            cpu_before = cpu_seconds(feed_pid)
+            bytes_before = counters.bytes
+            cpu_before = [cpu_seconds(pid) for pid in relay_pids]
             machine_before = machine_busy_seconds()
             bench_before = cpu_seconds(os.getpid())
             phase.start_ns = time.time_ns()
@@ -543,7 +580,11 @@ async def run_phases(
             phase.seconds = time.monotonic() - started
             phase.end_ns = time.time_ns()
             phase.messages = counters.messages - messages_before
-            phase.feed_cpu = cpu_seconds(feed_pid) - cpu_before
+            phase.bytes = counters.bytes - bytes_before
+            phase.relay_rss_mb = [rss_mb(pid) for pid in relay_pids]
+            spent = zip(relay_pids, cpu_before, strict=True)
+            phase.relay_cpu = [cpu_seconds(pid) - before for pid, before in spent]
+            phase.feed_cpu = sum(phase.relay_cpu)
             phase.machine_cpu = machine_busy_seconds() - machine_before
             phase.bench_cpu = cpu_seconds(os.getpid()) - bench_before
             # Counted by the feed: a starved subscriber may not have read its close yet.
@@ -591,9 +632,9 @@ def keeps_pace(phase: Phase, args: argparse.Namespace) -> str:
         return "no: the feed did not answer a status query within 30 s"
     if phase.dropped:
         return f"no: {phase.dropped} subscribers dropped as slow consumers"
-    cpu = 100 * phase.feed_cpu / phase.seconds
+    cpu = 100 * max(phase.relay_cpu, default=0.0) / phase.seconds
     if cpu >= 95:
-        return f"no: the feed used {cpu:.0f}% of a core"
+        return f"no: a relay used {cpu:.0f}% of a core"
     (lag,) = percentiles(phase.tail_delays_ms, 0.5)
     if not lag < args.max_lag_ms:
         return f"no: median delay over the last quarter {lag:.0f} ms >= {args.max_lag_ms:g} ms"
@@ -611,13 +652,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-lag-ms", type=float, default=500.0)
     parser.add_argument("--sample-every", type=int, default=10)
     parser.add_argument("--conflate-ms", type=int, default=None)
+    parser.add_argument("--relays", type=int, default=1, help="feed relays sharing one port")
     args = parser.parse_args(argv)
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = min(hard, max(soft, args.subscribers * 2 + 1024))
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
-    with tempfile.TemporaryDirectory() as folder, cluster(Path(folder)) as c:
+    with tempfile.TemporaryDirectory() as folder, cluster(Path(folder), relays=args.relays) as c:
         if args.conflate_ms is not None:
             text = c.config_path.read_text()
             c.config_path.write_text(
@@ -625,13 +667,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             c.config = load_config(c.config_path)
         c.start_actors()
-        c.start("feed", "feed")
+        c.start_relays()
         wait_feed(c)
         accounts = create_accounts(c, 4)
         parent, child = multiprocessing.get_context("spawn").Pipe()
         recorder_process = multiprocessing.get_context("spawn").Process(
             target=recorder,
-            args=(c.config.engines[MARKET].pub.connect, MARKET, str(c.keys_dir), child),
+            args=(
+                c.config.engines[MARKET].pub.connect,
+                MARKET,
+                str(c.keys_dir),
+                c.config.feed_relays[0].name,
+                child,
+            ),
         )
         recorder_process.start()
         assert parent.recv() == "ready"
@@ -640,13 +688,14 @@ def main(argv: list[str] | None = None) -> int:
         phases, subscribers_left = uvloop.run(run_phases(c, args, accounts, parent))
         parent.send("stop")
         recorder_process.join(10)
-        feed_log = c.logs["feed"].read_text()
+        feed_log = "".join(c.logs[relay.name].read_text() for relay in c.config.feed_relays)
         slow_closed = feed_log.count("slow consumer closed")
         failures = [line for line in feed_log.splitlines() if '"level":"error"' in line]
 
     print(
         f"machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}; conflate_ms = {c.config.raw.feed.conflate_ms}, "
+        f"Python {platform.python_version()}; relays = {args.relays}, "
+        f"conflate_ms = {c.config.raw.feed.conflate_ms}, "
         f"send_queue = {c.config.raw.feed.send_queue}"
     )
     for number, phase in enumerate(phases):
@@ -663,18 +712,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"the feed kept pace up to {phases[-1].rate:g} orders/s (the last phase run)")
     print(f"subscribers still connected at the end: {subscribers_left}")
-    print(f"feed log: {slow_closed} slow consumers closed, {len(failures)} errors")
+    print(f"relay logs: {slow_closed} slow consumers closed, {len(failures)} errors")
     for line in failures[:5]:
         print(f"  {line[:300]}")
     first = phases[0].summary()
+    kept = [p.summary()["msgs_per_s"] for p in phases if keeps_pace(p, args).startswith("yes")]
+    peak = max(kept, default=0)
+    print(f"peak: {peak} messages/s delivered in a phase that kept pace")
     print(
         json.dumps(
             {
                 "bench": "fanout",
                 "subscribers": args.subscribers,
+                "relays": args.relays,
                 "p50_ms": first["p50_ms"],
                 "p99_ms": first["p99_ms"],
                 "msgs_per_s": first["msgs_per_s"],
+                "peak_msgs_per_s": peak,
             }
         )
     )

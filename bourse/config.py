@@ -28,7 +28,15 @@ from bourse.coordination import CoordinatorSection, CoordinatorSettings, coordin
 from bourse.ids import shard_of_user
 from bourse.market import FEE_SCALE, Market
 from bourse.money import AmountError, decimals_of, parse_units
-from bourse.peers import FEED, GATEWAY, OPERATOR, engine_name, shard_name, standby_name
+from bourse.peers import (
+    FEED,
+    GATEWAY,
+    OPERATOR,
+    engine_name,
+    relay_name,
+    shard_name,
+    standby_name,
+)
 
 MAX_SHARDS = 2**15
 MAX_BUSY_POLL_US = 100_000
@@ -143,10 +151,22 @@ class GatewaySection(_Section, frozen=True):
     admin_burst: int = 100
 
 
-class FeedSection(_Section, frozen=True):
+class RelaySection(_Section, frozen=True):
+    """One feed relay of several (``[[feed.relays]]``): where it runs and listens."""
+
     host: str
     router_port: int
-    ws_port: int
+    ws_port: int  # relays of one host may share it: the kernel spreads the connections
+    metrics_port: int = 0  # its own /metrics (the ws port's /metrics may be a neighbour's)
+
+
+class FeedSection(_Section, frozen=True):
+    # One relay: where it runs, here.  Several: none of these, a [[feed.relays]] each.
+    host: str = ""
+    router_port: int = 0
+    ws_port: int = 0
+    metrics_port: int = 0
+    relays: list[RelaySection] = msgspec.field(default_factory=list)
     conflate_ms: int = 50
     send_queue: int = 1024
     max_message_bytes: int = 4_096  # past it an error reply; past 4 times it, close 1009
@@ -156,6 +176,19 @@ class FeedSection(_Section, frozen=True):
     slow_close_timeout_ms: int = 30_000  # a dropped slow consumer's time to read its close
     auth_per_s: float = 1.0  # `auth` ops per client address
     auth_burst: int = 20
+
+
+class MarketDataSection(_Section, frozen=True):
+    """Market data between the engines and the feed relays."""
+
+    # Public trades each engine keeps (in its state: snapshots and standbys hold them too)
+    # to answer "the trades after sequence N" to a relay that missed some.
+    retain_trades: int = 100_000
+    # An engine that published nothing for this long publishes a heartbeat.
+    heartbeat_ms: int = 250
+    # A relay that heard nothing of a market for this long tells its subscribers the
+    # market's data is stale (at least twice the heartbeat).
+    stale_after_ms: int = 1_000
 
 
 class AuthFailuresSection(_Section, frozen=True):
@@ -176,6 +209,7 @@ class ConfigFile(_Section, kw_only=True, frozen=True):
     actors: ActorsSection = msgspec.field(default_factory=ActorsSection)
     security: SecuritySection = msgspec.field(default_factory=SecuritySection)
     auth_failures: AuthFailuresSection = msgspec.field(default_factory=AuthFailuresSection)
+    market_data: MarketDataSection = msgspec.field(default_factory=MarketDataSection)
     hosts: dict[str, HostSection]
     assets: dict[str, AssetSection]
     markets: dict[str, MarketSection]
@@ -292,6 +326,23 @@ class ShardProcess(_Pair):
 
 
 @dataclass(frozen=True, slots=True)
+class FeedRelay:
+    """A market-data relay: it follows the engines itself and serves WebSocket clients
+    and history queries.  With ``shared_ws``, other relays of its host listen on the
+    same WebSocket port."""
+
+    name: str
+    router: Endpoint
+    ws: Endpoint
+    metrics: Endpoint | None
+    shared_ws: bool = False
+
+    @property
+    def host(self) -> str:
+        return self.ws.host
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     raw: ConfigFile
@@ -300,9 +351,15 @@ class Config:
     engines: dict[str, EngineProcess]
     shards: list[ShardProcess]
     gateway: Endpoint
-    feed_router: Endpoint
+    feed_router: Endpoint  # the first relay's
     feed_ws: Endpoint
     coordinator: CoordinatorSettings | None = None
+    feed_relays: tuple[FeedRelay, ...] = ()
+
+    @property
+    def feed_routers(self) -> Dial:
+        """Every relay's ROUTER, to dial: history is the same on each."""
+        return [(relay.router.connect, relay.name) for relay in self.feed_relays]
 
     @property
     def exchange(self) -> ExchangeSection:
@@ -336,7 +393,8 @@ class Config:
             instance.name: instance.host for instance in self.actor_instances()
         }
         placed[GATEWAY] = self.gateway.host
-        placed[FEED] = self.feed_router.host
+        for relay in self.feed_relays:
+            placed[relay.name] = relay.host
         placed[OPERATOR] = None
         return placed
 
@@ -415,6 +473,7 @@ def _build(path: Path, raw: ConfigFile) -> Config:
     _check_client_limits(raw)
     if not 0 <= raw.actors.busy_poll_us <= MAX_BUSY_POLL_US:
         raise ConfigError(f"`actors.busy_poll_us` must be between 0 and {MAX_BUSY_POLL_US}")
+    _check_market_data(raw.market_data)
     if raw.feed.conflate_ms < 0:
         raise ConfigError("`feed.conflate_ms` must not be negative")
     key_hash = raw.exchange.admin_key_sha256
@@ -433,8 +492,7 @@ def _build(path: Path, raw: ConfigFile) -> Config:
         primary = instances[0]
         shards.append(ShardProcess(index, primary.router, primary.pub, primary.metrics, instances))
     gateway = endpoints.take("gateway", raw.gateway.host, raw.gateway.port)
-    feed_router = endpoints.take("feed", raw.feed.host, raw.feed.router_port)
-    feed_ws = endpoints.take("feed", raw.feed.host, raw.feed.ws_port)
+    relays = _relays(endpoints, raw.feed)
     coordinator = None
     if raw.coordinator is not None:
         try:
@@ -457,9 +515,50 @@ def _build(path: Path, raw: ConfigFile) -> Config:
         engines=engines,
         shards=shards,
         gateway=gateway,
-        feed_router=feed_router,
-        feed_ws=feed_ws,
+        feed_router=relays[0].router,
+        feed_ws=relays[0].ws,
         coordinator=coordinator,
+        feed_relays=relays,
+    )
+
+
+def _relays(endpoints: _EndpointBook, feed: FeedSection) -> tuple[FeedRelay, ...]:
+    """``[feed]`` itself as the one relay ``feed``, or each ``[[feed.relays]]`` as
+    ``feed-1``, ``feed-2``, ..."""
+    own = {"host": feed.host, "router_port": feed.router_port, "ws_port": feed.ws_port}
+    if not feed.relays:
+        for key, value in own.items():
+            if not value:
+                raise ConfigError(f"`feed.{key}` is needed (or a [[feed.relays]] per relay)")
+        one = RelaySection(feed.host, feed.router_port, feed.ws_port, feed.metrics_port)
+        return (_relay(endpoints, "feed", FEED, one, shared=False),)
+    set_here = [key for key, value in {**own, "metrics_port": feed.metrics_port}.items() if value]
+    if set_here:
+        raise ConfigError(
+            f"`feed.{set_here[0]}`: with [[feed.relays]], each relay says where it runs"
+        )
+    ws_ports = [(relay.host, relay.ws_port) for relay in feed.relays]
+    return tuple(
+        _relay(
+            endpoints,
+            f"feed.relays[{index}]",
+            relay_name(index + 1),
+            relay,
+            shared=ws_ports.count((relay.host, relay.ws_port)) > 1,
+        )
+        for index, relay in enumerate(feed.relays)
+    )
+
+
+def _relay(
+    endpoints: _EndpointBook, where: str, name: str, section: RelaySection, shared: bool
+) -> FeedRelay:
+    return FeedRelay(
+        name=name,
+        router=endpoints.take(where, section.host, section.router_port),
+        ws=endpoints.take(where, section.host, section.ws_port, shared="feed-ws"),
+        metrics=endpoints.take_optional(where, section.host, section.metrics_port),
+        shared_ws=shared,
     )
 
 
@@ -606,23 +705,36 @@ def _check_client_limits(raw: ConfigFile) -> None:
             )
 
 
+def _check_market_data(section: MarketDataSection) -> None:
+    if section.retain_trades < 0:
+        raise ConfigError("`market_data.retain_trades` must not be negative")
+    _check_positive("market_data.heartbeat_ms", section.heartbeat_ms)
+    if section.stale_after_ms < 2 * section.heartbeat_ms:
+        raise ConfigError(
+            "`market_data.stale_after_ms` must be at least twice `market_data.heartbeat_ms`: "
+            "one late heartbeat must not make a market stale"
+        )
+
+
 class _EndpointBook:
     """Hands out endpoints, refusing unknown hosts and two processes on one endpoint."""
 
     def __init__(self, hosts: dict[str, HostSection]) -> None:
         self._hosts = hosts
-        self._taken: dict[tuple[str, int], str] = {}
+        self._taken: dict[tuple[str, int], tuple[str, str]] = {}
 
-    def take(self, owner: str, host: str, port: int) -> Endpoint:
+    def take(self, owner: str, host: str, port: int, shared: str = "") -> Endpoint:
+        """The endpoint; ``shared`` names a kind of socket that processes may listen on
+        together (relays' WebSocket ports, with SO_REUSEPORT)."""
         if host not in self._hosts:
             raise ConfigError(f"`{owner}.host`: unknown host {host!r}")
         if not 1 <= port <= 65535:
             raise ConfigError(f"`{owner}`: port {port} is not between 1 and 65535")
         address = self._hosts[host].address
-        other = self._taken.get((address, port))
-        if other is not None:
-            raise ConfigError(f"`{owner}` and `{other}` both use {address}:{port}")
-        self._taken[(address, port)] = owner
+        taken = self._taken.get((address, port))
+        if taken is not None and not (shared and taken[1] == shared):
+            raise ConfigError(f"`{owner}` and `{taken[0]}` both use {address}:{port}")
+        self._taken[(address, port)] = (owner, shared)
         return Endpoint(host=host, address=address, port=port)
 
     def take_optional(self, owner: str, host: str, port: int) -> Endpoint | None:

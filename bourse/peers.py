@@ -2,7 +2,8 @@
 
 Invariants:
 - A process is named once, here: ``engine-<MARKET>``, ``accounts-<k>``, ``gateway``,
-  ``feed``, and ``operator`` for the operator's tools; the standby of an engine or a
+  ``feed`` (the one feed relay) or ``feed-<n>`` (each of several, from 1), and
+  ``operator`` for the operator's tools; the standby of an engine or a
   shard is ``<its name>_standby`` and plays the same role (either may lead the pair).
   A process's key files and the ``User-Id`` its handshake proves carry its name.
 - A name parses back to exactly one :class:`Peer`; anything else is no peer at all.
@@ -25,6 +26,7 @@ FEED = "feed"
 OPERATOR = "operator"
 ENGINE_PREFIX = "engine-"
 ACCOUNTS_PREFIX = "accounts-"
+RELAY_PREFIX = "feed-"
 STANDBY_SUFFIX = "_standby"
 
 
@@ -50,6 +52,18 @@ def shard_name(shard: int) -> str:
     return f"{ACCOUNTS_PREFIX}{shard}"
 
 
+def relay_name(number: int) -> str:
+    """The feed relay ``number`` (from 1) of a config with several."""
+    return f"{RELAY_PREFIX}{number}"
+
+
+def _number(text: str) -> int | None:
+    """Digits only, one spelling per number (no leading zeros)."""
+    if text.isascii() and text.isdigit() and text == str(int(text)):
+        return int(text)
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def peer_of(name: str) -> Peer | None:
     """The peer a process name stands for; None for a name that is none of ours.  A
@@ -57,14 +71,16 @@ def peer_of(name: str) -> Peer | None:
     single = _SINGLE.get(name)
     if single is not None:
         return single
+    if name.startswith(RELAY_PREFIX):
+        relay = _number(name[len(RELAY_PREFIX) :])
+        return Peer("feed") if relay is not None and relay >= 1 else None
     name = name.removesuffix(STANDBY_SUFFIX)
     if name.startswith(ENGINE_PREFIX) and len(name) > len(ENGINE_PREFIX):
         return Peer("engine", market=name[len(ENGINE_PREFIX) :])
-    number = name[len(ACCOUNTS_PREFIX) :]
-    # One spelling per shard: digits only, no leading zeros.
-    digits = number.isascii() and number.isdigit() and number == str(int(number or "0"))
-    if name.startswith(ACCOUNTS_PREFIX) and digits:
-        return Peer("accounts", shard=int(number))
+    if name.startswith(ACCOUNTS_PREFIX):
+        shard = _number(name[len(ACCOUNTS_PREFIX) :])
+        if shard is not None:
+            return Peer("accounts", shard=shard)
     return None
 
 

@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("process", nargs="?", choices=["engine", "accounts", "gateway", "feed"])
     run.add_argument("--market", help="the engine's market, e.g. BTC-USDT")
     run.add_argument("--shard", type=int, help="the accounts shard number")
+    run.add_argument(
+        "--relay", type=int, help="the feed relay's number (from 1), when the config has several"
+    )
     run.add_argument("--host", help="start every process the config puts on this host")
     run.add_argument(
         "--standby", action="store_true", help="run the engine's or shard's standby instance"
@@ -138,10 +141,22 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             lambda rank: AccountsActor(config, args.shard, rank),
             [ACCOUNTS_ROUTER, ACCOUNTS_PUB, ACCOUNTS_REPL],
         )
-    if process in ("gateway", "feed"):
-        run_on_host(config.gateway.host if process == "gateway" else config.feed_router.host)
+    if process == "gateway":
+        run_on_host(config.gateway.host)
         setup_logging(process)
-        return _serve(f"{process}.serve", config)
+        return _serve("gateway.serve", config)
+    if process == "feed":
+        relays = config.feed_relays
+        number = args.relay if args.relay is not None else 1
+        if not 1 <= number <= len(relays) or (args.relay is None and len(relays) > 1):
+            print(f"bourse: --relay must be 1..{len(relays)}", file=sys.stderr)
+            return 2
+        relay = relays[number - 1]
+        run_on_host(relay.host)
+        setup_logging(relay.name)
+        from feed.serve import serve
+
+        return serve(config, relay)
     print(
         "bourse: run needs a process (engine, accounts, gateway, feed) or --host", file=sys.stderr
     )

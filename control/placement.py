@@ -18,13 +18,13 @@ def processes_by_host(config: Config) -> dict[str, list[tuple[str, str]]]:
     placed[config.gateway.host].append(
         ("gateway", f"http://{config.gateway.address}:{config.gateway.port}")
     )
-    placed[config.feed_ws.host].append(
-        (
-            "feed",
-            f"ws://{config.feed_ws.address}:{config.feed_ws.port}/ws  "
-            f"router {config.feed_router.connect}",
-        )
-    )
+    for relay in config.feed_relays:
+        endpoints = f"ws://{relay.ws.address}:{relay.ws.port}/ws  router {relay.router.connect}"
+        if relay.shared_ws:
+            endpoints += "  (ws port shared)"
+        if relay.metrics is not None:
+            endpoints += f"  metrics http://{relay.metrics.address}:{relay.metrics.port}/metrics"
+        placed[relay.host].append((relay.name, endpoints))
     return placed
 
 

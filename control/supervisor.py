@@ -61,8 +61,12 @@ def children_of(config: Config, host: str, config_path: str) -> list[Child]:
                 children.append(Child(instance.name, command))
     if config.gateway.host == host:
         children.append(Child("gateway", [*base, "gateway"]))
-    if config.feed_ws.host == host:
-        children.append(Child("feed", [*base, "feed"]))
+    several = len(config.feed_relays) > 1
+    for number, relay in enumerate(config.feed_relays, 1):
+        if relay.host == host:
+            children.append(
+                Child(relay.name, [*base, "feed", *(["--relay", str(number)] * several)])
+            )
     return children
 
 

@@ -33,6 +33,10 @@ class Authenticator:
             for shard in config.shards
         ]
 
+    def start(self) -> None:
+        for client in self._shards:
+            client.start()
+
     async def authenticate(self, api_key: str) -> int | str:
         """The user id the key belongs to, or why it was refused."""
         parts = split_api_key(api_key)

@@ -6,11 +6,15 @@ Invariants:
 - A trade at ``time`` belongs to the bucket starting at ``time // interval * interval``;
   a bucket's open/close are its first/last trade's price, high/low the extremes, volume
   the sum of base quantities, quote volume the sum of ``price * qty // base_scale``.
-- Buckets only move forward: a trade is placed at ``max(time, floor)`` where ``floor`` is
-  the latest trade time seen and the end of every bucket already closed, so a kline sent
-  with ``closed=True`` never changes afterwards and klines stay in time order.
-- A bucket closes once (``closed=True`` reported exactly once): when a trade lands in a
-  later bucket, or when ``close_due(now)`` finds its end passed by ``CLOSE_GRACE_MS``.
+- Klines are what the trades say: a trade is placed at ``max(time, last)``, ``last``
+  being the latest trade time seen (the engine's clock never makes buckets go back), so
+  its own time's bucket whenever trade times grow, as the engine stamps them.  Trades
+  come in market sequence order (missed ones are fetched before newer ones are taken,
+  ``feed/trades.py``), so a trade always lands in the newest bucket or a later one.
+- A bucket is reported closed (``closed=True``) when a trade lands in a later bucket, or
+  when ``close_due(now)`` finds its end passed by ``CLOSE_GRACE_MS``; a trade that still
+  belongs to a bucket reported closed (it reached the feed late, or was missed and
+  fetched) corrects it, and the correction is reported with ``closed=True`` again.
 - The ticker covers the 1m buckets starting within the last 24 h (the current minute and
   the 1,439 before it): open = first open, high/low = extremes, volumes summed; ``last``
   is the last trade's price even when older than the window (then open = high = low =
@@ -107,26 +111,30 @@ class Candles:
     # --- trades and the clock -------------------------------------------------------------
 
     def add_trade(self, price: int, qty: int, time: int) -> list[KlineChange]:
-        """Fold one trade in; the buckets it closed (closed=True) and updated (False)."""
+        """Fold one trade in; the buckets it closed and those it updated (an update of a
+        bucket already reported closed, a correction, says closed=True again)."""
         quote = price * qty // self.base_scale
         changes: list[KlineChange] = []
         at = max(time, self.last_time)
         self.last_time = at
         self.last_price = price
         for interval, interval_ms in INTERVAL_MS.items():
-            start = bucket_start(max(at, self.closed_until[interval]), interval_ms)
+            start = bucket_start(at, interval_ms)
             candle = self.current.get(interval)
-            if candle is not None and candle.time == start:
+            if candle is not None and candle.time >= start:
+                # its own bucket (or, after a restore ahead of the trades, the newest)
                 candle.add(price, qty, quote)
-            else:
-                if candle is not None and self.closed_until[interval] < candle.time + interval_ms:
-                    self.closed_until[interval] = candle.time + interval_ms
-                    changes.append(KlineChange(interval, candle, True))
-                candle = Candle.first(start, price, qty, quote)
-                self.current[interval] = candle
-                if interval == "1m":
-                    self._minutes.append(candle)
-                    self._prune(start)
+                closed = self.closed_until[interval] >= candle.time + interval_ms
+                changes.append(KlineChange(interval, candle, closed))
+                continue
+            if candle is not None and self.closed_until[interval] < candle.time + interval_ms:
+                self.closed_until[interval] = candle.time + interval_ms
+                changes.append(KlineChange(interval, candle, True))
+            candle = Candle.first(start, price, qty, quote)
+            self.current[interval] = candle
+            if interval == "1m":
+                self._minutes.append(candle)
+                self._prune(start)
             changes.append(KlineChange(interval, candle, False))
         return changes
 

@@ -9,6 +9,7 @@ Invariants:
   bounded outbound queue;
   a subscriber whose queue is full is closed as a slow consumer and removed from every
   channel before ``publish`` returns, so it never holds memory for messages again.
+- ``sent`` counts every message handed to a connection's queue (one per connection).
 - ``on_first`` / ``on_last`` fire when a key gains its first or loses its last
   subscriber (the private upstream holds a user's topics only while a connection is
   authenticated as that user).
@@ -63,6 +64,7 @@ class Hub:
         self._on_first = on_first
         self._on_last = on_last
         self.slow_closed = 0
+        self.sent = 0  # messages handed to connections
 
     def join(self, session: Session) -> None:
         self.sessions.add(session)
@@ -97,7 +99,9 @@ class Hub:
 
     def send(self, session: Session, data: bytes | Frame) -> None:
         """One message to one session (acks, snapshots), with the same slow-consumer rule."""
-        if not session.out.push(data if isinstance(data, Frame) else Frame(data)):
+        if session.out.push(data if isinstance(data, Frame) else Frame(data)):
+            self.sent += 1
+        else:
             self.drop_slow(session)
 
     def publish(self, key: Key, data: bytes | Frame) -> int:
@@ -118,7 +122,21 @@ class Hub:
         if slow is not None:
             for session in slow:
                 self.drop_slow(session)
+        self.sent += count
         return count
+
+    def publish_once(self, keys: list[Key], data: Frame) -> int:
+        """``data`` once to every session subscribed to any of ``keys``."""
+        sessions: set[Session] = set()
+        for key in keys:
+            subs = self._subs.get(key)
+            if subs:
+                sessions.update(subs)
+        slow = [session for session in sessions if not session.out.push(data)]
+        for session in slow:
+            self.drop_slow(session)
+        self.sent += len(sessions) - len(slow)
+        return len(sessions) - len(slow)
 
     def drop_slow(self, session: Session) -> None:
         self.slow_closed += 1

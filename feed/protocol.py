@@ -96,6 +96,12 @@ class TickersReply(_Message, tag="tickers", frozen=True):
 class FeedStatus(_Message, tag="status", frozen=True):
     subscribers: int
     markets: dict[str, int]  # market -> last applied sequence number
+    # Added with relays (older readers ignore them):
+    relay: str = ""  # the relay's process name
+    messages_per_s: int = 0  # messages handed to connections, over the last seconds
+    slow_closed: int = 0  # connections closed as slow consumers since the relay started
+    stale: list[str] = []  # markets whose engine fell silent
+    trades_lost: int = 0  # trades missed beyond what the engines retain, since start
 
 
 class FeedError(_Message, tag="error", frozen=True):

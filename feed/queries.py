@@ -57,12 +57,12 @@ class QueryServer:
         endpoints: tuple[str, ...],
         markets: Mapping[str, MarketData],
         store: FeedStore,
-        subscribers: Callable[[], int],
+        status: Callable[[], FeedStatus],
         security: BusSecurity,
     ) -> None:
         self._markets = markets
         self._store = store
-        self._subscribers = subscribers
+        self._status = status
         self._socket = context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_MESSAGE)
@@ -103,9 +103,7 @@ class QueryServer:
             case TickersQuery():
                 return self._tickers(query)
             case FeedStatusQuery():
-                return FeedStatus(
-                    self._subscribers(), {name: m.seq for name, m in self._markets.items()}
-                )
+                return self._status()
         return FeedError("BAD_REQUEST", "unknown query")
 
     def _market(self, name: str) -> MarketData | FeedError:

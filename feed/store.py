@@ -10,6 +10,9 @@ Invariants:
   crash the klines and the trade history agree.
 - Each market keeps about its newest ``KEEP_TRADES`` trades (trimmed every
   ``TRIM_EVERY`` inserts); klines are kept, one row per (market, interval, bucket).
+- Each market's cursor (the market sequence number through which every trade was
+  taken, ``feed/trades.py``) is written in the same transaction as the trades it
+  covers, so after a crash the feed asks the engine for exactly what it lacks.
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ CREATE TABLE IF NOT EXISTS klines (
     quote_volume INTEGER NOT NULL,
     PRIMARY KEY (market, interval, time)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (
+    market TEXT PRIMARY KEY,
+    through INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -59,6 +66,7 @@ class FeedStore:
         self._db.executescript(_SCHEMA)
         self._trades: list[tuple[str, int, int, int, str, int]] = []
         self._klines: dict[tuple[str, str, int], Candle] = {}
+        self._cursors: dict[str, int] = {}
         self._since_trim: dict[str, int] = {}
 
     # --- writing ---------------------------------------------------------------------------
@@ -70,9 +78,12 @@ class FeedStore:
     def put_kline(self, market: str, interval: str, candle: Candle) -> None:
         self._klines[(market, interval, candle.time)] = candle
 
+    def set_cursor(self, market: str, through: int) -> None:
+        self._cursors[market] = through
+
     @property
     def dirty(self) -> bool:
-        return bool(self._trades or self._klines)
+        return bool(self._trades or self._klines or self._cursors)
 
     def commit(self) -> None:
         if not self.dirty:
@@ -94,6 +105,10 @@ class FeedStore:
                         for (m, i, _), c in self._klines.items()
                     ],
                 )
+            if self._cursors:
+                db.executemany(
+                    "INSERT OR REPLACE INTO cursors VALUES (?, ?)", list(self._cursors.items())
+                )
             for market, count in list(self._since_trim.items()):
                 if count >= TRIM_EVERY:
                     self._trim(market)
@@ -105,6 +120,7 @@ class FeedStore:
         finally:
             self._trades.clear()
             self._klines.clear()
+            self._cursors.clear()
 
     def _trim(self, market: str) -> None:
         self._db.execute(
@@ -123,6 +139,15 @@ class FeedStore:
             (market, limit),
         ).fetchall()
         return [TradeRow(*row) for row in reversed(rows)]
+
+    def load_cursor(self, market: str) -> tuple[int, int]:
+        """The market's cursor (0 when none was written) and its newest trade's id."""
+        row = self._db.execute("SELECT through FROM cursors WHERE market = ?", (market,))
+        through = row.fetchone()
+        newest = self._db.execute(
+            "SELECT trade_id FROM trades WHERE market = ? ORDER BY id DESC LIMIT 1", (market,)
+        ).fetchone()
+        return (through[0] if through else 0), (newest[0] if newest else 0)
 
     def load_current(self, market: str) -> dict[str, Candle]:
         """The newest bucket of each interval."""

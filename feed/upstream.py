@@ -11,7 +11,14 @@ Invariants:
   market at a time, retried with a growing pause while the engine does not answer.
 - An audit asks every engine for its sequence number every ``AUDIT_S``: a market whose
   engine went backwards, or stayed ahead of the feed for a whole audit period, is resynced.
-  So a message lost while the market then stays quiet is still repaired.
+  So a message lost while the market then stays quiet is still repaired (a heartbeat,
+  which carries the engine's sequence number, usually tells sooner).
+- The trades a market missed (at start, or past a gap) are fetched by one task per market
+  at a time (``TradesQuery`` after the market's cursor, then again while the answer is
+  incomplete or a gap remains), retried with a growing pause while the engine does not
+  answer; each answer is committed to the store before its trades are pushed.
+- Every message on ``book.<market>`` counts as the engine being heard; ``watch`` makes a
+  market stale once it was not heard for ``market_data.stale_after_ms``.
 - The private SUB holds a user's three topics while some connection is authenticated as
   that user (from ``auth`` on, so the subscription has reached the shards by the time the
   client subscribes to a channel), and forwards a message only when its topic names
@@ -35,12 +42,16 @@ import zmq.asyncio
 
 from actors.accounts.protocol import BalanceEvent, FillEvent, OrderEvent, PrivateEvent
 from actors.engine.protocol import (
+    BookMessage,
     DepthQuery,
     DepthReply,
     EngineOutbound,
     EngineStatus,
-    MarketEvents,
+    ErrorReply,
+    Heartbeat,
     StatusQuery,
+    TradesQuery,
+    TradesSince,
     book_topic,
 )
 from bourse.config import Config
@@ -59,6 +70,8 @@ log = logging.getLogger("feed")
 
 BATCH_MAX = 512
 AUDIT_S = 2.0
+WATCH_S = 0.1  # how often staleness is looked at
+TRADES_PER_QUERY = 1000
 RETRY_FIRST_S = 0.05
 RETRY_MAX_S = 2.0
 SLOW_COMMIT_S = 0.05
@@ -101,13 +114,18 @@ class BookUpstream:
             for name, engine in config.engines.items()
         }
         self._gaps = GapDetector()
-        self._decode = msgspec.msgpack.Decoder(MarketEvents).decode
+        self._decode = msgspec.msgpack.Decoder(BookMessage).decode
         self._replies = msgspec.msgpack.Decoder(EngineOutbound).decode
         self._fetches: dict[str, asyncio.Task[None]] = {}
+        self._catch_ups: dict[str, asyncio.Task[None]] = {}
+        self._stale_after_s = config.raw.market_data.stale_after_ms / 1000
+        self.caught_up = {name: asyncio.Event() for name in markets}
 
     # --- the book stream ---------------------------------------------------------------
 
     async def run(self) -> None:
+        for client in self._engines.values():
+            client.start()  # from now on each logs its peer coming and going
         sock = self._sub
         shadow: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
         while True:
@@ -118,8 +136,9 @@ class BookUpstream:
                 except zmq.Again:
                     break
             touched: dict[str, MarketData] = {}
+            now = asyncio.get_running_loop().time()
             for frames in batch:
-                self._on_frames(frames, touched)
+                self._on_frames(frames, touched, now)
             started = time.monotonic()
             self._store.commit()
             spent = time.monotonic() - started
@@ -131,7 +150,7 @@ class BookUpstream:
             for market in touched.values():
                 market.publish_batch()
 
-    def _on_frames(self, frames: list[bytes], touched: dict[str, MarketData]) -> None:
+    def _on_frames(self, frames: list[bytes], touched: dict[str, MarketData], now: float) -> None:
         parsed = parse_published(frames)
         if parsed is None:
             return
@@ -139,6 +158,7 @@ class BookUpstream:
         market = self._topics.get(topic)
         if market is None:
             return
+        market.heard(now)
         contiguous = self._gaps.accept(topic, seq)
         try:
             message = self._decode(body)
@@ -148,7 +168,12 @@ class BookUpstream:
             return
         if not contiguous:
             log.warning("frame gap", extra={"fields": {"market": market.name, "seq": seq}})
-        market.ingest(message.events, contiguous)
+        if isinstance(message, Heartbeat):
+            # Its sequence number tells whether events were lost: a frame gap alone (a
+            # lost heartbeat, a restarted engine numbering frames from 1) loses nothing.
+            market.on_heartbeat(message)
+        else:
+            market.ingest(message.events, contiguous)
         touched[market.name] = market
 
     # --- snapshots -------------------------------------------------------------------------
@@ -176,7 +201,63 @@ class BookUpstream:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, RETRY_MAX_S)
 
-    async def _ask(self, name: str, query: DepthQuery | StatusQuery) -> object:
+    # --- missed trades ------------------------------------------------------------------------
+
+    def want_trades(self, market: str) -> None:
+        task = self._catch_ups.get(market)
+        if task is None or task.done():
+            self._catch_ups[market] = asyncio.get_running_loop().create_task(self._catch_up(market))
+
+    async def _catch_up(self, name: str) -> None:
+        market = self._markets[name]
+        pause = RETRY_FIRST_S
+        recovered = 0
+        while market.catching_up:
+            after = market.trade_sync.through
+            reply = await self._ask(name, TradesQuery(after, TRADES_PER_QUERY))
+            if isinstance(reply, TradesSince):
+                if reply.horizon > after:
+                    log.warning(
+                        "the engine no longer holds every trade the feed missed",
+                        extra={
+                            "fields": {"market": name, "after": after, "horizon": reply.horizon}
+                        },
+                    )
+                recovered += len(reply.trades)
+                market.on_trades(reply)
+                self._store.commit()
+                market.publish_batch()
+                pause = RETRY_FIRST_S
+                continue
+            if isinstance(reply, ErrorReply):
+                log.error(
+                    "the engine refused the trades query",
+                    extra={"fields": {"market": name, "code": reply.code, "error": reply.message}},
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX_S)
+        log.info(
+            "trades caught up",
+            extra={
+                "fields": {
+                    "market": name,
+                    "through": market.trade_sync.through,
+                    "fetched": recovered,
+                }
+            },
+        )
+        self.caught_up[name].set()
+
+    async def watch(self) -> None:
+        """Make a market stale once its engine was not heard for ``stale_after_ms``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCH_S)
+            now = loop.time()
+            for market in self._markets.values():
+                market.check_stale(now, self._stale_after_s)
+
+    async def _ask(self, name: str, query: DepthQuery | StatusQuery | TradesQuery) -> object:
         try:
             body = await self._engines[name].request(_encoder.encode(query), self._timeout_s)
             return self._replies(body)
@@ -207,7 +288,7 @@ class BookUpstream:
                     ahead[name] = status.seq
 
     async def close(self) -> None:
-        for task in self._fetches.values():
+        for task in [*self._fetches.values(), *self._catch_ups.values()]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

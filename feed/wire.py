@@ -110,6 +110,13 @@ class DepthUpdatePush(msgspec.Struct, frozen=True, tag_field="channel", tag="dep
     type: Literal["update"] = "update"
 
 
+class StatusPush(msgspec.Struct, frozen=True, tag_field="channel", tag="status"):
+    """A market's data went stale (its engine fell silent) or is live again."""
+
+    market: str
+    status: Literal["stale", "live"]
+
+
 class OrderPush(OrderOut, frozen=True, tag_field="channel", tag="orders"):
     pass
 

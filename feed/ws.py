@@ -18,6 +18,8 @@ Invariants:
   and channel messages keep their order, and a connection that stops reading is closed
   with 1008 "slow consumer" instead of growing memory; it has
   ``feed.slow_close_timeout_ms`` to read up to that close frame before it is aborted.
+- A subscription to a channel of a market whose data is stale is told so right after
+  its ack (``{"channel": "status", "status": "stale"}``).
 - Private channels need a successful ``auth`` first and carry only that user's events;
   authenticating as another user drops the previous user's private subscriptions.
 - permessage-deflate is off: every subscriber is sent the very bytes encoded once.
@@ -35,7 +37,7 @@ import logging
 import math
 import socket
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,6 +86,7 @@ class FeedWebSocket:
         settings: FeedSection,
         failures: AuthFailuresSection,
         max_connections: int,
+        rate: Callable[[], int],
     ) -> None:
         self.hub = hub
         self.markets = markets
@@ -106,7 +109,7 @@ class FeedWebSocket:
             failures.forget_ms / 1000,
         )
         self.refused: Counter[str] = Counter()
-        self.registry = metrics.feed_registry(hub, markets, self.refused)
+        self.registry = metrics.feed_registry(hub, markets, self.refused, rate)
 
     @property
     def max_frame_bytes(self) -> int:
@@ -191,6 +194,8 @@ class FeedWebSocket:
         if key is None:
             return
         self._ack(session, "subscribed", op)
+        if op.market is not None and self.markets[op.market].stale:
+            self.hub.send(session, self.markets[op.market].stale_frame)
         if op.channel == "depth" and op.market is not None:
             self.markets[op.market].subscribe_depth(session)
             return

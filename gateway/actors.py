@@ -61,9 +61,8 @@ class Actors:
             market: DealerClient(self.context, engine.routers, engine.name, timeout_s, security)
             for market, engine in config.engines.items()
         }
-        self.feed = DealerClient(
-            self.context, [(config.feed_router.connect, FEED)], FEED, timeout_s, security
-        )
+        # Every relay keeps the same history: any one that is up answers.
+        self.feed = DealerClient(self.context, config.feed_routers, FEED, timeout_s, security)
         self._keys: asyncio.Task[None] | None = None
         self._encoder = msgspec.msgpack.Encoder()
         self._accounts: msgspec.msgpack.Decoder[AccountsReply] = msgspec.msgpack.Decoder(

@@ -11,6 +11,8 @@ Invariants:
   answers only the configured origins.
 - uvicorn serves :func:`asgi_app`: the request-id middleware around the whole app, and
   inside it the refusal of paths no route or file can have.
+- A worker process that uvicorn spawns (``gateway.workers`` > 1) sets up the same JSON
+  logs as ``bourse run gateway`` before it builds the app, each line naming its worker.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp
 
 from bourse.config import Config, load_config
+from bourse.logs import setup_logging
 from gateway import inputs, requestid
 from gateway.context import DEPENDENCIES, STATE_KEY, Gateway
 from gateway.errors import EXCEPTION_HANDLERS
@@ -94,5 +97,7 @@ def asgi_app(config: Config) -> ASGIApp:
 
 
 def app_from_env() -> ASGIApp:
-    """The factory uvicorn's worker processes call: the config named by $BOURSE_CONFIG."""
+    """The factory uvicorn's worker processes call: the config named by $BOURSE_CONFIG.
+    A spawned worker starts with Python's default logging: its own is set up here."""
+    setup_logging("gateway", worker=os.getpid())
     return asgi_app(load_config(os.environ[CONFIG_ENV]))

@@ -28,7 +28,7 @@ import zmq
 from actors.accounts.protocol import AccountsReply, GetStatus
 from actors.engine.protocol import EngineOutbound, StatusQuery
 from bourse.config import Config, load_config
-from bourse.peers import FEED, GATEWAY, OPERATOR, admits
+from bourse.peers import GATEWAY, OPERATOR, admits
 from transport.blocking import BlockingClient
 from transport.keys import ensure_pairs
 from transport.security import BusSecurity
@@ -80,10 +80,13 @@ def write_config(
     gateway_workers: int = 1,
     curve: bool = True,
     coordinator: str = "",
+    relays: int = 1,
 ) -> Path:
-    """A config on free ports of 127.0.0.1; with ``coordinator`` (an etcd endpoint) every
-    engine and shard has a standby."""
-    ports = iter(free_ports(8 * len(markets) + 8 * shards + 4))
+    """A config on free ports of 127.0.0.1.  With ``coordinator`` (an etcd endpoint)
+    every engine and shard has a standby; with ``relays`` > 1 the feed is that many
+    relays (``[[feed.relays]]``) sharing one WebSocket port, each with its own ROUTER and
+    metrics port."""
+    ports = iter(free_ports(8 * len(markets) + 8 * shards + 4 + 2 * relays))
     lots = {"BTC": "0.0001", "ETH": "0.001"}
     parts = [
         "[exchange]",
@@ -138,11 +141,24 @@ def write_config(
         "max_connections_per_address = 4096\nsignup_per_s = 100000\nsignup_burst = 100000\n"
         "admin_per_s = 100000\nadmin_burst = 100000"
     )
-    parts.append(
-        f'[feed]\nhost = "local"\nrouter_port = {next(ports)}\nws_port = {next(ports)}\n'
+    router_port, ws_port = next(ports), next(ports)
+    feed_settings = (
         "conflate_ms = 20\nmax_connections = 10000\nmax_connections_per_address = 10000\n"
         "auth_per_s = 100000\nauth_burst = 100000"
     )
+    if relays == 1:
+        parts.append(
+            f'[feed]\nhost = "local"\nrouter_port = {router_port}\nws_port = {ws_port}\n'
+            + feed_settings
+        )
+    else:
+        parts.append("[feed]\n" + feed_settings)
+        for number in range(relays):
+            parts.append(
+                f'[[feed.relays]]\nhost = "local"\n'
+                f"router_port = {router_port if number == 0 else next(ports)}\n"
+                f"ws_port = {ws_port}\nmetrics_port = {next(ports)}"
+            )
     path = folder / "bourse.toml"
     path.write_text("\n".join(parts) + "\n")
     return path
@@ -264,7 +280,15 @@ class Cluster:
         return BlockingClient(self.context, routers, self.security(speaking_as))
 
     def feed_client(self, speaking_as: str = GATEWAY) -> BlockingClient:
-        return self.client(FEED, self.config.feed_router.connect, speaking_as)
+        """A client of the (first) feed relay."""
+        relay = self.config.feed_relays[0]
+        return self.client(relay.name, relay.router.connect, speaking_as)
+
+    def start_relays(self) -> None:
+        """Every feed relay of the config, each as ``bourse run feed [--relay N]``."""
+        relays = self.config.feed_relays
+        for number, relay in enumerate(relays, 1):
+            self.start(relay.name, "feed", *(["--relay", str(number)] if len(relays) > 1 else []))
 
     def wait_engine(self, market: str, timeout_s: float = 20.0) -> None:
         self._wait(

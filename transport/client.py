@@ -17,12 +17,15 @@ Invariants:
   never wait: the high-water mark is far above what the callers keep in flight.
 - It is a CURVE client of the process it is named after (transport/security.py): it
   reaches that process only, and only as the process its security holds the key of.
+- Once started, it logs ``peer up`` / ``peer down`` when its peer's connection comes or
+  goes (looked at every ``PEER_CHECK_S``), as the actors' runtime does for its DEALERs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from typing import Any, cast
 
 import zmq
@@ -36,8 +39,12 @@ from transport.framing import (
     unpack_message,
     valid_trace,
 )
-from transport.liveness import keep_alive
+from transport.liveness import keep_alive, peer_connected
 from transport.security import BusSecurity
+
+log = logging.getLogger("client")
+
+PEER_CHECK_S = 0.25
 
 _NOBLOCK = int(zmq.NOBLOCK)
 _POLLIN = int(zmq.POLLIN)
@@ -86,13 +93,36 @@ class DealerClient:
         self._pending: dict[int, asyncio.Future[bytes]] = {}
         self._outgoing: list[Envelope] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._up = False
+        self._peer_check: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._loop.add_reader(self._fd, self._drain)
+            self._check_peer()
+
+    @property
+    def connected(self) -> bool:
+        """Whether a peer was connected when last looked at."""
+        return self._up
+
+    def _check_peer(self) -> None:
+        if self._loop is None:
+            return
+        try:
+            up = peer_connected(self._socket)
+        except zmq.ZMQError:
+            return  # closed under us
+        if up != self._up:
+            self._up = up
+            log.info("peer up" if up else "peer down", extra={"fields": {"peer": self.name}})
+        self._peer_check = self._loop.call_later(PEER_CHECK_S, self._check_peer)
 
     async def close(self) -> None:
+        if self._peer_check is not None:
+            self._peer_check.cancel()
+            self._peer_check = None
         if self._loop is not None:
             self._loop.remove_reader(self._fd)
             self._loop = None

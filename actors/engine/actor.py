@@ -25,6 +25,14 @@ Invariants:
   a message of its own ``clock`` socket, so a replay expires the same orders at the same
   times and a GTD order expires within a turn (at most ~100 ms) of its time.  Reports a
   tick produces go to the shards concerned with ``request_seq`` 0.
+- A turn that publishes nothing publishes a :class:`Heartbeat` (the market's sequence
+  number) when ``market_data.heartbeat_ms`` passed since the last publication, so a
+  subscriber can tell a quiet market from a silent engine, and a lost last message from
+  none.  Only the leader publishes; heartbeats are neither state nor journaled.
+- The newest ``market_data.retain_trades`` public trades are state (:class:`TradeHistory`,
+  in the snapshot, rebuilt by replay): a :class:`TradesQuery` (from the feed or the
+  operator, read-only, never journaled) is answered from them, by this instance or by
+  a standby that took over.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import msgspec
 
 from actors.durable import DurableActor
 from actors.engine.engine import EngineSnapshot, MatchingEngine
+from actors.engine.history import TradeHistory
 from actors.engine.messages import (
     Accepted,
     Amend,
@@ -54,6 +63,7 @@ from actors.engine.messages import (
     Triggered,
 )
 from actors.engine.protocol import (
+    MAX_TRADES_QUERY,
     Ack,
     AdminRequest,
     DepthQuery,
@@ -62,12 +72,15 @@ from actors.engine.protocol import (
     EngineRequest,
     EngineStatus,
     ErrorReply,
+    Heartbeat,
     MarketEvents,
     PrivateEvent,
     PublicTrade,
     Report,
     StatusQuery,
     Sync,
+    TradesQuery,
+    TradesSince,
     book_topic,
     shard_identity,
     trade_topic,
@@ -77,7 +90,15 @@ from actors.pair import Pair, pair_of
 from bourse.config import Config
 from bourse.ids import USER_SHIFT
 from bourse.metrics import ActorMetrics
-from bourse.peers import ENGINE_PUB, ENGINE_REPL, ENGINE_ROUTER, GATEWAY, is_sender, shard_name
+from bourse.peers import (
+    ENGINE_PUB,
+    ENGINE_REPL,
+    ENGINE_ROUTER,
+    GATEWAY,
+    is_sender,
+    sent_by,
+    shard_name,
+)
 from transport.runtime import Inbound, Outbox, Runtime
 
 log = logging.getLogger("engine")
@@ -93,6 +114,9 @@ class EngineActorState(msgspec.Struct, frozen=True):
     engine: EngineSnapshot
     links: dict[int, LinkState[Report]]
     commands: int
+    # Added later (a snapshot from before holds none): the retained public trades.
+    trades: list[PublicTrade] = []
+    trades_horizon: int = 0
 
 
 class EngineActor(DurableActor):
@@ -110,6 +134,10 @@ class EngineActor(DurableActor):
         # Per shard: its requests in, this engine's reports out.
         self.links: dict[int, Link[Report]] = {shard: Link() for shard in range(self.shard_count)}
         self.commands = 0
+        market_data = config.raw.market_data
+        self.history = TradeHistory(market_data.retain_trades)
+        self._heartbeat_ms = market_data.heartbeat_ms
+        self._published_at = 0  # the turn time of the last publication on book.<market>
         self._decoder = msgspec.msgpack.Decoder(EngineInbound)
         self._encoder = msgspec.msgpack.Encoder()
         self._public: list[LevelChanged | PublicTrade] = []
@@ -204,7 +232,24 @@ class EngineActor(DurableActor):
                 self._reply(out, message, self.status())
             case Sync():
                 return self._sync(message, request, out)
+            case TradesQuery():
+                self._trades_since(out, message, request)
         return False
+
+    def _trades_since(self, out: Outbox, message: Inbound, query: TradesQuery) -> None:
+        if not sent_by(message.sender, "feed", "operator"):
+            self._refuse(out, message, "trades query", "only the feed asks for past trades")
+            return
+        if query.after < 0 or not 1 <= query.limit <= MAX_TRADES_QUERY:
+            why = f"after must not be negative and limit between 1 and {MAX_TRADES_QUERY}"
+            self._reply(out, message, ErrorReply("INVALID_FIELD", why))
+            return
+        trades, complete = self.history.after(query.after, query.limit)
+        history, engine = self.history, self.engine
+        reply = TradesSince(
+            engine.market, engine.seq, history.horizon, complete, trades, engine.trade_id
+        )
+        self._reply(out, message, reply)
 
     def _from_shard(self, message: Inbound, shard: int) -> bool:
         return (
@@ -277,12 +322,12 @@ class EngineActor(DurableActor):
                     public.append(event)  # type: ignore[arg-type]
             elif kind is Trade:
                 trade: Trade = event  # type: ignore[assignment]
+                public_trade = PublicTrade(
+                    trade.seq, trade.trade_id, trade.price, trade.qty, trade.taker_side, now
+                )
+                self.history.add(public_trade)  # state: kept in replay too
                 if not replaying:
-                    public.append(
-                        PublicTrade(
-                            trade.seq, trade.trade_id, trade.price, trade.qty, trade.taker_side, now
-                        )
-                    )
+                    public.append(public_trade)
                 taker_shard = trade.taker_user_id >> USER_SHIFT
                 maker_shard = trade.maker_user_id >> USER_SHIFT
                 by_shard.setdefault(taker_shard, []).append(trade)
@@ -310,9 +355,14 @@ class EngineActor(DurableActor):
         return self.links[shard].send(lambda seq: Report(market, seq, request_seq, now, events))
 
     def _publish(self, now: int, out: Outbox) -> None:
-        if not self._public:
-            return
         market = self.engine.market
+        if not self._public:
+            if now - self._published_at >= self._heartbeat_ms:
+                self._published_at = now
+                heartbeat = Heartbeat(market, self.engine.seq, now)
+                out.publish(book_topic(market), self._encoder.encode(heartbeat))
+            return
+        self._published_at = now
         events = self._public
         self._public = []
         out.publish(book_topic(market), self._encoder.encode(MarketEvents(market, now, events)))
@@ -347,6 +397,11 @@ class EngineActor(DurableActor):
             "bourse_gtd_orders", "GTD orders waiting to expire", lambda: len(self.engine.expiry)
         )
         metrics.gauge(
+            "bourse_retained_trades",
+            "Public trades kept to answer the feed's questions for past trades",
+            lambda: len(self.history),
+        )
+        metrics.gauge(
             "bourse_retained_reports",
             "Reports kept until their shard confirms them",
             lambda: sum(link.unacked for link in self.links.values()),
@@ -361,6 +416,8 @@ class EngineActor(DurableActor):
                 self.engine.snapshot(),
                 {shard: link.state() for shard, link in self.links.items()},
                 self.commands,
+                list(self.history.trades),
+                self.history.horizon,
             )
         )
 
@@ -370,6 +427,8 @@ class EngineActor(DurableActor):
         self.engine = MatchingEngine.restore(state.engine, rules.tick, rules.lot, rules.base_scale)
         self.links = {shard: Link(state.links.get(shard)) for shard in range(self.shard_count)}
         self.commands = state.commands
+        limit = self.config.raw.market_data.retain_trades
+        self.history = TradeHistory(limit, state.trades, state.trades_horizon)
 
     def state_hash(self) -> str:
         return hashlib.sha256(self.snapshot_state()).hexdigest()

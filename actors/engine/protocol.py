@@ -11,6 +11,11 @@ Invariants:
   each with the market's sequence number.
 - A :class:`Tick` is never taken from a socket: the actor makes one from its own clock
   when an expiry is due (and journals it like any command).
+- ``book.<market>`` carries :class:`MarketEvents` and, while the market is quiet,
+  :class:`Heartbeat`: a heartbeat's ``seq`` is the market's sequence number when it was
+  sent, so a subscriber that holds less knows at once that it missed something.
+- A :class:`TradesQuery` only reads: the answer holds the retained public trades after
+  a market sequence number, and says (``horizon``) from where on it holds them all.
 """
 
 from __future__ import annotations
@@ -87,7 +92,17 @@ class Sync(_Journaled, tag="sync", frozen=True):
     epoch: int = 0  # the sending shard's leadership
 
 
-EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync | Tick
+class TradesQuery(_Journaled, tag="trades_query", frozen=True):
+    """From the feed (or the operator's tools): the public trades after market sequence
+    number ``after``, oldest first, at most ``limit`` (1 to ``MAX_TRADES_QUERY``)."""
+
+    after: int
+    limit: int = 1000
+
+
+MAX_TRADES_QUERY = 5000
+
+EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync | Tick | TradesQuery
 
 
 # --- answers from the engine ----------------------------------------------------------------
@@ -135,12 +150,28 @@ class Ack(_Message, tag="ack", frozen=True):
     pass
 
 
+class TradesSince(_Message, tag="trades_since", frozen=True):
+    """The answer to a :class:`TradesQuery`: ``trades`` have sequence numbers above the
+    query's ``after``, oldest first.  ``complete``: they are every retained trade after
+    it (else ask again after the last one).  ``horizon``: every trade after it is
+    retained, so when the query's ``after`` is below it, the trades in between are no
+    longer known here.  ``seq`` and ``trade_id`` are the market's sequence number and
+    last trade id at the answer."""
+
+    market: str
+    seq: int
+    horizon: int
+    complete: bool
+    trades: list[PublicTrade]
+    trade_id: int = 0
+
+
 class ErrorReply(_Message, tag="error", frozen=True):
     code: str
     message: str
 
 
-EngineOutbound = Report | DepthReply | EngineStatus | Ack | ErrorReply
+EngineOutbound = Report | DepthReply | EngineStatus | Ack | ErrorReply | TradesSince
 
 
 # --- market data on the PUB socket ----------------------------------------------------------
@@ -161,6 +192,18 @@ class MarketEvents(_Message, tag="market_events", frozen=True):
     market: str
     time: int
     events: list[LevelChanged | PublicTrade]
+
+
+class Heartbeat(_Message, tag="heartbeat", frozen=True):
+    """Sent on ``book.<market>`` when the market published nothing for a heartbeat
+    period: the engine is alive, and its market sequence number is ``seq``."""
+
+    market: str
+    seq: int
+    time: int
+
+
+BookMessage = MarketEvents | Heartbeat  # what ``book.<market>`` carries
 
 
 def book_topic(market: str) -> bytes:

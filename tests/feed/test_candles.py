@@ -54,7 +54,7 @@ def test_bucket_start_is_floor_of_time() -> None:
     assert candles.current["1d"].time == T0
 
 
-def test_the_clock_closes_a_bucket_once_and_it_never_changes_again() -> None:
+def test_the_clock_closes_a_bucket_and_a_late_trade_corrects_it() -> None:
     candles = Candles("BTC-USDT", SCALE)
     candles.add_trade(100, 1, T0 + 10)
     assert candles.close_due(T0 + M) == []  # inside the grace period
@@ -64,10 +64,15 @@ def test_the_clock_closes_a_bucket_once_and_it_never_changes_again() -> None:
         ("1m", KlineRow(T0, 100, 100, 100, 100, 1))
     ]
     assert candles.close_due(T0 + 2 * M) == []
-    # A late trade stamped inside the closed minute lands in the next one.
+    # A trade stamped inside the closed minute that reaches the feed late (or was missed
+    # and fetched) still counts in its own minute: the correction is sent closed again.
     changes = candles.add_trade(200, 1, T0 + M - 5)
-    assert updates(changes, "1m") == [(KlineRow(T0 + M, 200, 200, 200, 200, 1), False)]
+    assert updates(changes, "1m") == [(KlineRow(T0, 100, 200, 100, 200, 2), True)]
     assert candles.current["5m"].row() == KlineRow(T0, 100, 200, 100, 200, 2)
+    assert candles.close_due(T0 + 3 * M) == []  # closed once by the clock
+    # The next minute's trade opens a new bucket; the corrected one is not closed again.
+    changes = candles.add_trade(300, 1, T0 + M + 1)
+    assert updates(changes, "1m") == [(KlineRow(T0 + M, 300, 300, 300, 300, 1), False)]
 
 
 def test_trade_times_never_go_backwards_in_buckets() -> None:

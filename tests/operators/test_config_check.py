@@ -33,6 +33,16 @@ def test_the_shipped_configs_pass_and_print_the_placement(name: str) -> None:
     assert "gateway" in result.stdout and "feed" in result.stdout
 
 
+def test_relays_of_one_host_may_share_the_websocket_port_and_nothing_else() -> None:
+    result = check(ROOT / "configs" / "cluster-example.toml")
+    assert result.returncode == 0, result.stderr
+    relays = [line for line in result.stdout.splitlines() if line.strip().startswith("feed-")]
+    assert len(relays) == 2 and all("(ws port shared)" in line for line in relays), relays
+    config = load_config(ROOT / "configs" / "cluster-example.toml")
+    assert [relay.name for relay in config.feed_relays] == ["feed-1", "feed-2"]
+    assert config.processes()["feed-2"] == "edge"
+
+
 BROKEN = {
     "two processes on one endpoint": (
         LOCAL.replace("router_port = 7111", "router_port = 7101"),
@@ -89,6 +99,26 @@ BROKEN = {
     "a block after no failure": (
         LOCAL.replace("block_after = 20", "block_after = 0"),
         "`auth_failures.block_after` must be greater than zero",
+    ),
+    "a stale delay shorter than two heartbeats": (
+        LOCAL.replace("stale_after_ms = 1000", "stale_after_ms = 400"),
+        "`market_data.stale_after_ms` must be at least twice `market_data.heartbeat_ms`",
+    ),
+    "relays beside a [feed] that places itself": (
+        LOCAL + '[[feed.relays]]\nhost = "local"\nrouter_port = 7302\nws_port = 8002\n',
+        "`feed.host`: with [[feed.relays]], each relay says where it runs",
+    ),
+    "a [feed] that is placed nowhere": (
+        LOCAL.replace('[feed]\nhost = "local"\n', "[feed]\n"),
+        "`feed.host` is needed (or a [[feed.relays]] per relay)",
+    ),
+    "two relays on one router port": (
+        LOCAL.replace(
+            '[feed]\nhost = "local"\nrouter_port = 7301\nws_port = 8001\n', "[feed]\n"
+        ).replace("metrics_port = 9301", "")
+        + '[[feed.relays]]\nhost = "local"\nrouter_port = 7301\nws_port = 8001\n'
+        + '[[feed.relays]]\nhost = "local"\nrouter_port = 7301\nws_port = 8001\n',
+        "`feed.relays[1]` and `feed.relays[0]` both use 127.0.0.1:7301",
     ),
     "a fee of 100%": (
         LOCAL.replace('taker_fee = "0.002"', 'taker_fee = "1"', 1),

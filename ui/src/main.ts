@@ -95,7 +95,18 @@ const tradesView = new TradesView(must('#trades'), (price) => form.setPrice(pric
 
 const conn = must('#conn');
 const connLabels: Record<ConnState, string> = { connected: 'Live', reconnecting: 'Reconnecting', down: 'Offline' };
-feed.onState((s) => {
+/** Markets the feed says are stale: their engine fell silent, so what is shown may be old. */
+const staleMarkets = new Set<string>();
+
+function showConnection(): void {
+  const s = feed.state;
+  const current = store.current?.market;
+  if (s === 'connected' && current && staleMarkets.has(current)) {
+    conn.dataset.state = 'stale';
+    setText(must('.conn-label', conn), 'Stale');
+    conn.title = `No data from ${current} for a while: what is shown may be out of date`;
+    return;
+  }
   conn.dataset.state = s;
   setText(must('.conn-label', conn), connLabels[s]);
   conn.title =
@@ -104,7 +115,8 @@ feed.onState((s) => {
       : s === 'reconnecting'
         ? 'Live feed reconnecting…'
         : 'Live feed down, retrying';
-});
+}
+feed.onState(() => showConnection());
 
 // ---- subscriptions ----------------------------------------------------------
 
@@ -210,6 +222,7 @@ function selectMarket(name: string): void {
   form.setMarket(m);
   tabs.setMarket(m);
   store.emit('market', m);
+  showConnection();
   const t = store.tickers.get(m.market);
   if (t?.last) bookView.setLast(t.last);
 
@@ -275,6 +288,12 @@ feed.on('kline', (msg) => {
   setText(chartMessage, '');
 });
 
+feed.on('status', (msg) => {
+  if (msg.status === 'stale') staleMarkets.add(msg.market);
+  else staleMarkets.delete(msg.market);
+  showConnection();
+});
+
 feed.on('orders', (msg) => tabs.applyOrder(msg));
 feed.on('fills', (msg) => tabs.applyFill(msg));
 feed.on('balances', (msg) => tabs.applyBalance(msg));
@@ -290,6 +309,8 @@ feed.onReply('error', (msg) => {
 
 let wasOpen = false;
 feed.onClose(() => {
+  staleMarkets.clear(); // the next connection is told again
+  showConnection();
   book.reset();
   resync.cancel();
   if (store.current) bookView.setStatus('Reconnecting…');

@@ -182,7 +182,15 @@ export interface BalancePush extends Balance {
   channel: 'balances';
 }
 
+/** A market's data went stale (its engine fell silent) or is live again. */
+export interface StatusPush {
+  channel: 'status';
+  market: string;
+  status: 'stale' | 'live';
+}
+
 export type Push =
+  | StatusPush
   | DepthSnapshot
   | DepthUpdate
   | TradePush

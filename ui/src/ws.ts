@@ -29,6 +29,7 @@ const DOWN_AFTER = 4;
 export const PRIVATE_CHANNELS: ReadonlySet<string> = new Set<PrivateChannel>(['orders', 'fills', 'balances']);
 // Records, not lists: the compiler checks that each names every channel and op.
 const CHANNELS: Record<Channel, true> = {
+  status: true,
   depth: true,
   trades: true,
   ticker: true,
