@@ -7,7 +7,8 @@ Invariants:
   free balance; an amend that could need more locks the difference first, and the
   order's lock covers both its current and its amended shape until the engine answers.
 - An order id is assigned once, carries this shard, and a ``client_order_id`` names at
-  most one of a user's orders.
+  most one of a user's orders, ever (closed orders' ids stay in
+  ``User.closed_client_ids``).
 - Every engine request is numbered on the market's link, kept until the engine answers
   it, and has a ``Pending`` entry that the answering report resolves.
 - A user reaches only their own orders: another user's order is "not found".
@@ -47,7 +48,7 @@ class Orders:
         if error is not None:
             return error
         client_id = request.client_order_id
-        if client_id is not None and client_id in user.client_ids:
+        if client_id is not None and user.used_client_id(client_id):
             return ErrorReply(
                 409, "DUPLICATE_CLIENT_ORDER_ID", "client_order_id already used", "client_order_id"
             )
@@ -106,9 +107,7 @@ class Orders:
     ) -> AccountsReply | None:
         order = user.orders.get(request.order_id)
         if order is None:
-            return ErrorReply(404, "ORDER_NOT_FOUND", "no such order", "order_id")
-        if not order.is_open:
-            return ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
+            return self._not_open(user, request.order_id)
         pending = Pending("cancel", peer, rid, user.user_id, order.order_id)
         self._to_engine(order.market, Cancel(order.order_id, user.user_id), pending, out)
         return None
@@ -137,9 +136,7 @@ class Orders:
     ) -> AccountsReply | None:
         order = user.orders.get(request.order_id)
         if order is None:
-            return ErrorReply(404, "ORDER_NOT_FOUND", "no such order", "order_id")
-        if not order.is_open:
-            return ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
+            return self._not_open(user, request.order_id)
         if order.type != "limit" or order.time_in_force != "GTC":
             return ErrorReply(422, "NOT_AMENDABLE", "only resting limit orders can be amended")
         if order.pending_amend is not None:
@@ -166,6 +163,13 @@ class Orders:
         command = Amend(order.order_id, user.user_id, request.qty, request.price)
         self._to_engine(order.market, command, pending, out)
         return None
+
+    def _not_open(self, user: User, order_id: int) -> ErrorReply:
+        """Why an order that is not among the user's open ones cannot change."""
+        closed = self.state.history.order(user.user_id, order_id)
+        if closed is None:
+            return ErrorReply(404, "ORDER_NOT_FOUND", "no such order", "order_id")
+        return ErrorReply(422, "ORDER_CLOSED", f"the order is already {closed.status}")
 
     def _to_engine(
         self,

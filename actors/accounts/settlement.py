@@ -14,8 +14,9 @@ Invariants:
 - A reply that a report completes depends only on the request and the engine's
   reports, never on what other requests did to the balances: it may leave before the
   report is journaled (``LedgerOutput.settled``), since a replay says the same.
-- A user keeps at most ``2 * KEEP_CLOSED_ORDERS`` closed orders and ``2 * KEEP_FILLS``
-  fills: beyond that the oldest half goes.
+- Every fill gets the shard's next fill id and is archived as it happens; an order is
+  archived as it closes, with its final view, and leaves memory (its client id stays
+  in ``User.closed_client_ids``).  Memory holds open orders only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from actors.accounts.history import ArchivedFill, ArchivedOrder
 from actors.accounts.protocol import (
     AccountsReply,
     ErrorReply,
@@ -30,19 +32,17 @@ from actors.accounts.protocol import (
     Liquidity,
     OrderReply,
     OrdersReply,
+    OrderView,
 )
 from actors.accounts.shard import LedgerOutput, Pending, ShardState
-from actors.accounts.state import Order, User, required_lock, spends
+from actors.accounts.state import OPEN_STATUSES, Order, User, required_lock, spends
 from actors.engine.messages import Accepted, Amended, Done, DoneStatus, Rejected, Trade
 from actors.engine.protocol import PrivateEvent, Report
-from bourse.ids import shard_of_user
+from bourse.ids import make_fill_id, shard_of_user
 from bourse.market import FEE_SCALE, Market
 from bourse.money import ceil_div
 
 log = logging.getLogger("ledger")
-
-KEEP_CLOSED_ORDERS = 1000
-KEEP_FILLS = 1000
 
 # How an engine's rejection reads to an API client.
 _ENGINE_REJECTIONS: dict[str, tuple[int, str]] = {
@@ -175,11 +175,11 @@ class Settlement:
             market.quote,
             liquidity,
             now,
+            make_fill_id(state.shard, state.next_fill),
         )
+        state.next_fill += 1
         order.fills.append(fill)
-        user.fills.append(fill)
-        if len(user.fills) > 2 * KEEP_FILLS:
-            del user.fills[:KEEP_FILLS]
+        state.archive(ArchivedFill(user.user_id, fill))
         changes = state.changes
         changes.fill(user.user_id, fill)
         changes.balance(user.user_id, market.base)
@@ -193,10 +193,16 @@ class Settlement:
         order.updated_at = now
         order.pending_amend = None
         self._release_excess(market, order)
-        del self.state.open_orders[order.order_id]
-        user = self.state.users[order.user_id]
+        state = self.state
+        del state.open_orders[order.order_id]
+        user = state.users[order.user_id]
         user.open_orders.pop(order.order_id, None)
-        _forget_old_orders(user)
+        del user.orders[order.order_id]
+        if order.client_order_id is not None:
+            user.client_ids.pop(order.client_order_id, None)
+            user.closed_client_ids[order.client_order_id] = None
+        state.closed[order.order_id] = order
+        state.archive(ArchivedOrder(user.user_id, order.view()))
 
     def _release_excess(self, market: Market, order: Order) -> None:
         changes = self.state.changes
@@ -220,39 +226,31 @@ class Settlement:
 
     def _resolve(self, pending: Pending, out: LedgerOutput) -> None:
         """Answer the request a report completed."""
-        user = self.state.users[pending.user_id]
+        state = self.state
+        user = state.users[pending.user_id]
         if pending.kind == "cancel_all":
             pending.waiting -= 1
             if pending.waiting:
                 return
-            views = [user.orders[i].view() for i in sorted(pending.orders) if i in user.orders]
+            views = [view for i in sorted(pending.orders) if (view := self._view(user, i))]
             out.settled.append((pending.peer, pending.rid, OrdersReply(views)))
             return
         reply: AccountsReply
-        order = user.orders.get(pending.order_id)
-        if order is None:
+        view = self._view(user, pending.order_id)
+        if view is None:
             reply = pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
         elif pending.error is None:
-            reply = OrderReply(order.view())
-        elif pending.error.code == "ORDER_NOT_FOUND" and not order.is_open:
+            reply = OrderReply(view)
+        elif pending.error.code == "ORDER_NOT_FOUND" and view.status not in OPEN_STATUSES:
             # the order filled (or expired) while the cancel or amend was on its way
-            reply = ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
+            reply = ErrorReply(422, "ORDER_CLOSED", f"the order is already {view.status}")
         else:
             reply = pending.error
         out.settled.append((pending.peer, pending.rid, reply))
 
-
-def _forget_old_orders(user: User) -> None:
-    closed = len(user.orders) - len(user.open_orders)
-    if closed <= 2 * KEEP_CLOSED_ORDERS:
-        return
-    for order_id in sorted(user.orders):
-        if closed <= KEEP_CLOSED_ORDERS:
-            break
-        order = user.orders[order_id]
-        if order.is_open:
-            continue
-        del user.orders[order_id]
-        if order.client_order_id is not None:
-            user.client_ids.pop(order.client_order_id, None)
-        closed -= 1
+    def _view(self, user: User, order_id: int) -> OrderView | None:
+        """A cancel-all's order: closed by this report, or earlier (in the history)."""
+        order = self.state.find_order(user, order_id)
+        if order is not None:
+            return order.view()
+        return self.state.history.order(user.user_id, order_id)

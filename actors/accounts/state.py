@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.accounts.protocol import FillView, OrderStatus, OrderView
+from actors.accounts.protocol import FillView, OrderStatus, OrderView, Scope
 from actors.engine.messages import OrderType, SelfTradePrevention, Side, TimeInForce
 from bourse.market import FEE_SCALE, Market
 from bourse.money import ceil_div
@@ -81,14 +81,51 @@ class Order(msgspec.Struct, array_like=True):
         )
 
 
+class ApiKey(msgspec.Struct, gc=False, array_like=True):
+    """One of a user's keys, found by the SHA-256 of its secret (the only form stored)."""
+
+    key_id: int
+    label: str
+    scopes: list[Scope]
+    # (IP version, network as an integer, prefix length); empty: any address.
+    networks: list[tuple[int, int, int]]
+    created_at: int
+
+
+SIGN_UP_LABEL = "sign-up"
+
+
+def sign_up_key(now: int) -> ApiKey:
+    """A user's first key: every scope, any address."""
+    return ApiKey(1, SIGN_UP_LABEL, ["read", "trade", "withdraw", "keys"], [], now)
+
+
 class User(msgspec.Struct):
     user_id: int
-    key_hash: bytes
+    key_hash: bytes  # the sign-up key of a user from before several keys: see keys.py
     balances: dict[str, Balance] = msgspec.field(default_factory=dict)
+    # Open orders only; a closed order lives in the history store (actors/accounts/history.py).
     orders: dict[int, Order] = msgspec.field(default_factory=dict)
     open_orders: dict[int, None] = msgspec.field(default_factory=dict)
-    client_ids: dict[str, int] = msgspec.field(default_factory=dict)
-    fills: list[FillView] = msgspec.field(default_factory=list)
+    client_ids: dict[str, int] = msgspec.field(default_factory=dict)  # of the open orders
+    fills: list[FillView] = msgspec.field(default_factory=list)  # only in older snapshots
+    keys: dict[bytes, ApiKey] = msgspec.field(default_factory=dict)  # by the secret's hash
+    next_key: int = 1
+    # Every client_order_id of a closed order: with ``client_ids``, every one ever used.
+    # A dict, not a set: its order, hence the snapshot's bytes, must not depend on the
+    # process's string hashing.
+    closed_client_ids: dict[str, None] = msgspec.field(default_factory=dict)
+
+    def used_client_id(self, client_order_id: str) -> bool:
+        return client_order_id in self.client_ids or client_order_id in self.closed_client_ids
+
+    def adopt_sign_up_key(self) -> None:
+        """A user from a snapshot older than several keys has only ``key_hash``: it
+        becomes key 1, as a new user's first key is (done on restore)."""
+        if self.key_hash and not self.keys:
+            self.keys[self.key_hash] = sign_up_key(0)
+            self.key_hash = b""
+            self.next_key = max(self.next_key, 2)
 
     def balance(self, asset: str) -> Balance:
         balance = self.balances.get(asset)
