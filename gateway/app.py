@@ -30,7 +30,7 @@ from gateway.context import DEPENDENCIES, STATE_KEY, Gateway
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import complete_document, openapi_config
 from gateway.ratelimit import Budgets, RateLimitMiddleware
-from gateway.routes import account, admin, orders, public, system, ui
+from gateway.routes import account, admin, keys, orders, public, system, ui
 
 API_PREFIX = "/api/v1"
 CONFIG_ENV = "BOURSE_CONFIG"
@@ -52,6 +52,7 @@ def create_app(config: Config) -> Litestar:
             *system.ROUTES,
             *account.ROUTES,
             *orders.ROUTES,
+            *keys.ROUTES,
             admin.router,
         ],
     )

@@ -190,12 +190,15 @@ _DESCRIPTIONS = {
     400: "Malformed or invalid input: INVALID_FIELD, OFF_TICK, OFF_LOT, NOT_POSITIVE, "
     "OUT_OF_RANGE, UNKNOWN_MARKET, UNKNOWN_ASSET",
     401: "Missing or wrong API key: UNAUTHENTICATED",
-    403: "The key may not do this: FORBIDDEN",
-    404: "No such order for this user (another user's order too): ORDER_NOT_FOUND, USER_NOT_FOUND",
+    403: "The key may not do this: FORBIDDEN, FORBIDDEN_SCOPE (the key lacks the call's "
+    "scope), IP_NOT_ALLOWED (the key does not serve this address)",
+    404: "No such order or key for this user (another user's too): ORDER_NOT_FOUND, "
+    "KEY_NOT_FOUND, USER_NOT_FOUND",
     409: "DUPLICATE_CLIENT_ORDER_ID, AMEND_IN_PROGRESS",
     413: "The body is larger than the gateway accepts: PAYLOAD_TOO_LARGE",
     422: "A valid request the rules refuse: INSUFFICIENT_FUNDS, MIN_NOTIONAL, "
-    "POST_ONLY_WOULD_TAKE, MARKET_HALTED, ORDER_CLOSED, NOT_AMENDABLE, AMEND_BELOW_FILLED",
+    "POST_ONLY_WOULD_TAKE, MARKET_HALTED, ORDER_CLOSED, NOT_AMENDABLE, AMEND_BELOW_FILLED, "
+    "TOO_MANY_KEYS, LAST_KEYS_KEY",
     429: "Too many requests for this key or address: RATE_LIMITED",
     503: "An actor is down; the outcome may be unknown (query by client_order_id): UNAVAILABLE",
     504: "An actor did not answer in time; the outcome may be unknown: TIMEOUT",

@@ -90,17 +90,21 @@ def complete_document(app: Litestar, config: Config) -> None:
                     parameter.schema = Schema(
                         type=OpenAPIType.STRING, enum=markets, description="a market of /markets"
                     )
-                elif parameter.name in TIME_BOUNDS:
+                elif parameter.name in OPTIONAL_INTEGERS:
                     parameter.schema = Schema(
                         type=OpenAPIType.INTEGER,
                         minimum=0,
                         maximum=MAX_UNITS,
-                        description=TIME_BOUNDS[parameter.name],
+                        description=parameter.description or OPTIONAL_INTEGERS[parameter.name],
                     )
 
 
 # Optional query integers: a query cannot say null, and 0 is a real lower bound.
-TIME_BOUNDS = {"start": "first bucket start, ms", "end": "last bucket start, ms"}
+OPTIONAL_INTEGERS = {
+    "start": "first bucket start, ms",
+    "end": "last bucket start, ms",
+    "from_id": "items with an id >= this, oldest first",
+}
 
 # A limit order gives price and qty; a market order qty (a buy may give quote_qty instead).
 ORDER_SHAPE = Schema(
