@@ -62,6 +62,17 @@ def unauthenticated(message: str = "missing or wrong API key") -> ApiError:
     return ApiError(401, "UNAUTHENTICATED", message)
 
 
+_PATH_IN_MESSAGE = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def validation_error(error: msgspec.ValidationError) -> ApiError:
+    """A msgspec refusal of a JSON value as 400 INVALID_FIELD naming the field, as the
+    REST handlers' refusals name it (for input decoded outside Litestar)."""
+    message = str(error)
+    at = _PATH_IN_MESSAGE.search(message) or _NAMED_IN_MESSAGE.search(message)
+    return ApiError(400, "INVALID_FIELD", message, at.group(1) if at is not None else "params")
+
+
 _encoder = msgspec.json.Encoder()
 
 _HTTP_CODES = {
