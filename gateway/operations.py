@@ -129,7 +129,8 @@ async def amend_order(gw: Gateway, auth: Auth, order_id: str, data: AmendRequest
     if data.qty is None and data.price is None:
         raise invalid("qty", "give qty, price or both")
     number = order_number(order_id)
-    current = expect(await gw.link.user(auth, GetOrder(auth, order_id=number)), OrderReply)
+    looked_up = GetOrder(auth, order_id=number, scope="trade")  # only to know its market
+    current = expect(await gw.link.user(auth, looked_up), OrderReply)
     market = gw.market(current.order.market)
     request = AmendOrder(
         auth,

@@ -30,6 +30,7 @@ from actors.accounts.protocol import (
     Authenticated,
     CreateKey,
     ErrorReply,
+    GetOrder,
     KeyReply,
     KeysReply,
     KeyView,
@@ -52,7 +53,6 @@ _MAPPED_V4 = ipaddress.IPv6Network("::ffff:0:0/96")
 _SCOPE_OF: dict[str, Scope | None] = {
     "authenticate": None,
     "balances": "read",
-    "get_order": "read",
     "list_orders": "read",
     "list_fills": "read",
     "deposit": "trade",
@@ -64,6 +64,8 @@ _SCOPE_OF: dict[str, Scope | None] = {
 
 
 def needed_scope(request: AccountsRequest) -> Scope | None:
+    if isinstance(request, GetOrder):
+        return request.scope
     tag = type(request).__struct_config__.tag
     return _SCOPE_OF.get(tag, "trade") if isinstance(tag, str) else "trade"
 

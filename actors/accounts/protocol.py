@@ -106,6 +106,9 @@ class GetOrder(_Request, tag="get_order", frozen=True):
     auth: Auth
     order_id: int | None = None
     client_order_id: str | None = None
+    # The scope the read is part of: "trade" when the gateway reads an order to amend it
+    # (the answer then goes to the amend, never to the client).
+    scope: Literal["read", "trade"] = "read"
 
 
 class ListOrders(_Request, tag="list_orders", frozen=True):
