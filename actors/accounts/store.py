@@ -102,6 +102,7 @@ class SqliteHistory:
             self._archive = os.open(folder / ARCHIVE, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         self._db.executescript(_SCHEMA)
         self._in_transaction = False
+        self._archiving = self._archive is not None
         self._unarchived: list[bytes] = []
 
     # --- writing ----------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class SqliteHistory:
                 self._db.execute(
                     _INSERT_FILL, (fill.fill_id, user_id, fill.market, fill.time, self.index, body)
                 )
-        if self._archive is not None:
+        if self._archiving:
             self._unarchived.append(body)
 
     def flush(self) -> None:
@@ -209,7 +210,7 @@ class SqliteHistory:
         """Insert rows (encodings) into the store only, tagged as covered by any snapshot
         (``idx`` 0)."""
         saved, self.index = self.index, 0
-        archive, self._archive = self._archive, None  # already archived
+        self._archiving = False  # they are archived already
         try:
             for count, body in enumerate(bodies, 1):
                 self.add(decode_row(body), body)
@@ -217,7 +218,7 @@ class SqliteHistory:
                     self.flush()
             self.flush()
         finally:
-            self.index, self._archive = saved, archive
+            self.index, self._archiving = saved, True
 
     def archive_bytes(self) -> bytes:
         """The whole archive (what a standby installed from this one needs)."""
