@@ -24,6 +24,7 @@ from bourse.gcpolicy import settle_after_startup
 from bourse.peers import FEED, FEED_ROUTER
 from feed.auth import Authenticator
 from feed.hub import Hub
+from feed.keys import KeyWatch
 from feed.markets import MarketData
 from feed.queries import QueryServer
 from feed.store import FeedStore
@@ -66,6 +67,8 @@ class FeedServer:
             connections_allowed(feed.max_connections, "feed.max_connections"),
         )
         self.security.metrics.register_in(self.websocket.registry)
+        self.keys = KeyWatch(self.websocket.key_revoked, self.websocket.recheck)
+        self.private.on_keys = self.keys.on_event
 
     def _want_snapshot(self, market: str) -> None:
         self.book.want_snapshot(market)

@@ -4,12 +4,15 @@ proxy), a revoked key fails at once on every worker."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from gateway_kit import Api, User, auth, client, error, exchange
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from harness.cluster import Cluster
 
@@ -180,3 +183,45 @@ def test_a_revoked_key_fails_on_every_worker(proxied: tuple[Cluster, Api]) -> No
         with client(api.base_url) as http:
             answer = http.get("/api/v1/balances", headers=auth(bot["api_key"]))
             error(answer, 401, "UNAUTHENTICATED")
+
+
+def _feed(cluster: Cluster) -> Any:
+    return connect(f"ws://127.0.0.1:{cluster.config.feed_ws.port}/ws", open_timeout=10)
+
+
+def _next_op(conn: Any, op: str) -> dict[str, Any]:
+    """The next message of ``op`` (other messages, pushes, are skipped)."""
+    while True:
+        message = json.loads(conn.recv(timeout=10))
+        if message.get("op") == op:
+            return dict(message)
+
+
+def test_the_feeds_private_channels_need_read_and_end_when_the_key_is_revoked(
+    api: Api, users: Users, cluster: Cluster
+) -> None:
+    owner = users(USDT="1000")
+    writer = new_key(api, owner, scopes=["trade"])
+    reader = new_key(api, owner, scopes=["read"])
+    with _feed(cluster) as conn:
+        conn.send(json.dumps({"op": "auth", "api_key": writer["api_key"]}))
+        assert "read scope" in _next_op(conn, "error")["message"]
+        conn.send(json.dumps({"op": "auth", "api_key": reader["api_key"]}))
+        assert _next_op(conn, "authenticated")["user_id"] == owner.user_id
+        conn.send(json.dumps({"op": "subscribe", "channel": "balances"}))
+        _next_op(conn, "subscribed")
+        revoked = api.delete(f"/api/v1/keys/{reader['key_id']}", headers=owner.headers)
+        assert revoked.status_code == 200
+        assert "revoked" in _next_op(conn, "error")["message"]
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                conn.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def test_the_feed_honours_allowed_ips(api: Api, users: Users, cluster: Cluster) -> None:
+    owner = users()
+    elsewhere = new_key(api, owner, scopes=["read"], allowed_ips=["192.0.2.0/24"])
+    with _feed(cluster) as conn:
+        conn.send(json.dumps({"op": "auth", "api_key": elsewhere["api_key"]}))
+        assert _next_op(conn, "error")["message"] == "invalid api key"
