@@ -33,7 +33,7 @@ from gateway.context import DEPENDENCIES, STATE_KEY, Gateway
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import complete_document, openapi_config
 from gateway.ratelimit import Budgets, RateLimitMiddleware
-from gateway.routes import account, admin, keys, orders, public, system, ui
+from gateway.routes import account, admin, docs, keys, orders, public, system, ui
 from gateway.ws.protocol import WS_PATH
 from gateway.ws.session import OrderEntry
 
@@ -64,7 +64,7 @@ def create_app(config: Config) -> Litestar:
         ],
     )
     app = Litestar(
-        route_handlers=[api, ui.ui_router(), MetricsController],
+        route_handlers=[api, ui.ui_router(), docs.api_notes, MetricsController],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[DefineMiddleware(RateLimitMiddleware, budgets=budgets)],

@@ -254,3 +254,12 @@ def test_a_connection_past_its_rate_limit_gets_429_then_is_closed(
             break
     assert statuses[:5] == [200] * 5 and 429 in statuses
     assert ws.closed()[0] == 1008
+
+
+def test_the_openapi_page_links_to_the_protocols_description(api: Api) -> None:
+    document = api.get("/schema/openapi.json").json()
+    assert "/docs/api" in document["info"]["description"]
+    assert document["externalDocs"]["url"] == "/docs/api"
+    notes = api.get("/docs/api")
+    assert notes.status_code == 200 and notes.headers["content-type"].startswith("text/markdown")
+    assert "## Order entry over WebSocket" in notes.text and "session.set" in notes.text
