@@ -67,8 +67,9 @@ format: python-deps ui-deps
 	cd ui && npm run format --silent
 
 # Every script of bench/ that runs on its own (helpers such as bench/proc.py do not), as a
-# module from the project's root so that it imports the project by name.
-BENCHES := $(basename $(notdir $(shell grep -l '^if __name__ == "__main__":' bench/*.py)))
+# module from the project's root so that it imports the project by name; bench/alternate.py
+# compares two variants of another one and needs to be told which.
+BENCHES := $(filter-out alternate,$(basename $(notdir $(shell grep -l '^if __name__ == "__main__":' bench/*.py))))
 
 bench: install etcd
 	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(BIN)/python -m bench.$$name || exit 1; done

@@ -62,6 +62,7 @@ class DurableActor(Actor):
     journal: Journal
     snapshot_every: int
     pair: Pair | None = None
+    _epochs: dict[str, int]
     replayed: int = 0
     snapshot_writer: SnapshotWriter | None = None
     snapshot_begun: int = 0  # journal records the newest snapshot begun covers
@@ -71,6 +72,7 @@ class DurableActor(Actor):
 
     def open_journal(self, config: Config) -> None:
         """Recover the state from disk; call once, before serving."""
+        self._epochs = {}
         started = time.perf_counter()
         self.journal = Journal(data_dir() / self.name, fsync=config.journal.fsync == "batch")
         self.snapshot_every = config.journal.snapshot_every
@@ -157,6 +159,27 @@ class DurableActor(Actor):
             if not pair.leading:
                 return
         self.on_quiet(now, out)
+
+    @property
+    def epoch(self) -> int:
+        """This instance's leadership, stamped on what it sends to other actors (0 for an
+        actor without a standby)."""
+        pair = self.pair
+        return pair.log.epoch if pair is not None and pair.log is not None else 0
+
+    def fresh(self, peer: str, epoch: int) -> bool:
+        """Whether a message of ``peer``'s leadership ``epoch`` may be applied: never one
+        older than the newest seen from that peer (its sender was replaced).  Not state:
+        a replay applies what was applied."""
+        seen = self._epochs.get(peer, 0)
+        if epoch < seen:
+            log.warning(
+                "refused a message of an old leadership",
+                extra={"fields": {"peer": peer, "epoch": epoch, "newest": seen}},
+            )
+            return False
+        self._epochs[peer] = epoch
+        return True
 
     def pair_status(self) -> PairStatus:
         index = self.journal.next_index

@@ -1,4 +1,4 @@
-"""The public JSON shapes of API.md, and their rendering from internal integer views.
+"""The public JSON shapes of docs/api.md, and their rendering from internal integer views.
 
 Invariants:
 - Every amount leaves as a decimal string in its asset's or market's precision; every id
@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from actors.accounts.protocol import BalanceView, FillView, OrderView
+from actors.accounts.protocol import BalanceView, FillView, OrderListView, OrderView
 from bourse.market import Market
 from bourse.money import format_units
 
@@ -32,12 +32,21 @@ class FillOut(msgspec.Struct, frozen=True):
     time: int
 
 
+OrderType = Literal[
+    "limit", "market", "stop_limit", "stop_market", "take_profit_limit", "take_profit_market"
+]
+
+
 class OrderOut(msgspec.Struct, frozen=True):
+    """``stop_price``, ``triggered`` (false until the stop triggers) and ``list_id`` are
+    null for an order without a stop or a list, ``expire_time`` for one that is not GTD.
+    A triggered order keeps its ``type``."""
+
     order_id: str
     client_order_id: str | None
     market: str
     side: Literal["buy", "sell"]
-    type: Literal["limit", "market"]
+    type: OrderType
     price: str | None
     qty: str | None
     quote_qty: str | None
@@ -46,12 +55,29 @@ class OrderOut(msgspec.Struct, frozen=True):
     fee: str
     fee_asset: str
     status: Literal["new", "partially_filled", "filled", "cancelled", "expired", "rejected"]
-    time_in_force: Literal["GTC", "IOC", "FOK"]
+    time_in_force: Literal["GTC", "IOC", "FOK", "GTD"]
     post_only: bool
     stp: Literal["expire_taker", "expire_maker", "expire_both"]
     created_at: int
     updated_at: int
     fills: list[FillOut]
+    stop_price: str | None
+    expire_time: int | None
+    triggered: bool | None
+    list_id: str | None
+
+
+class OrderListOut(msgspec.Struct, frozen=True):
+    """An OCO list: ``orders`` is its limit leg, then its stop leg."""
+
+    list_id: str
+    client_list_id: str | None
+    market: str
+    side: Literal["buy", "sell"]
+    status: Literal["open", "done"]
+    created_at: int
+    updated_at: int
+    orders: list[OrderOut]
 
 
 class BalanceOut(msgspec.Struct, frozen=True):
@@ -97,6 +123,23 @@ def order_out(order: OrderView, market: Market) -> OrderOut:
         created_at=order.created_at,
         updated_at=order.updated_at,
         fills=[fill_out(fill, market) for fill in order.fills],
+        stop_price=market.format_price(order.stop_price) if order.stop_price else None,
+        expire_time=order.expire_time or None,
+        triggered=order.triggered,
+        list_id=str(order.list_id) if order.list_id else None,
+    )
+
+
+def order_list_out(order_list: OrderListView, market: Market) -> OrderListOut:
+    return OrderListOut(
+        list_id=str(order_list.list_id),
+        client_list_id=order_list.client_list_id,
+        market=order_list.market,
+        side=order_list.side,
+        status=order_list.status,
+        created_at=order_list.created_at,
+        updated_at=order_list.updated_at,
+        orders=[order_out(order, market) for order in order_list.orders],
     )
 
 

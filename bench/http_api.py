@@ -26,9 +26,17 @@ How:
   once for each number in ``--connections`` (default 32, 128 and 256); the figure is
   the best of them.  More connections keep more requests in flight, so the gateway and
   the actors each handle more of them per wake-up, until only the latency grows.
+- Batches against single requests, at saturation on ``--batch-connections``
+  connections: each connection places ``--batch-size`` (20) orders of one user and
+  cancels them, again and again, either as 20 single places and 20 single cancels, or
+  as one ``POST /api/v1/orders/batch`` and one ``POST /api/v1/orders/batch-cancel``.
+  The two alternate (``--batch-rounds`` pairs, default 2), so that a ratio measured side
+  by side in one run says which is faster on this noisy machine; the figure is
+  orders placed (and cancelled) per second.
 
-The last line of output is one JSON object: requests/s at saturation, and p50 / p99 in
-milliseconds at the first fixed rate.
+The last line of output is one JSON object: requests/s at saturation, p50 / p99 in
+milliseconds at the first fixed rate, and orders/s by batch and by single requests and
+their ratio (each the median over the rounds).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import asyncio
 import json
 import multiprocessing
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -67,6 +76,7 @@ class PhaseResult:
     errors: Counter[str] = field(default_factory=Counter)
     place_ns: array[int] = field(default_factory=lambda: array("q"))
     cancel_ns: array[int] = field(default_factory=lambda: array("q"))
+    orders: int = 0  # orders placed (and cancelled after), for the batch comparison
 
 
 class HttpConnection:
@@ -118,20 +128,24 @@ class Trader:
         self.random = random.Random(seed)
         self.decode = msgspec.json.Decoder()
 
-    def place_request(self) -> tuple[bytes, bytes, str]:
-        key = self.random.choice(self.keys)
+    def resting_order(self) -> dict[str, str]:
+        """A GTC limit buy well below the market: it rests, never trades."""
         market = self.random.choice(list(MARKETS))
         low, high, qty = MARKETS[market]
         price = f"{self.random.randint(int(low), int(high))}.{self.random.randint(0, 99):02d}"
-        body = msgspec.json.encode(
-            {"market": market, "side": "buy", "type": "limit", "price": price, "qty": qty}
-        )
-        head = (
-            f"POST /api/v1/orders HTTP/1.1\r\nHost: {self.host}\r\n"
+        return {"market": market, "side": "buy", "type": "limit", "price": price, "qty": qty}
+
+    def post(self, path: str, key: str, body: bytes) -> bytes:
+        return (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n"
             f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
-        return head, body, key
+
+    def place_request(self) -> tuple[bytes, bytes, str]:
+        key = self.random.choice(self.keys)
+        body = msgspec.json.encode(self.resting_order())
+        return self.post("/api/v1/orders", key, body), body, key
 
     def cancel_request(self, key: str, order_id: str) -> bytes:
         return (
@@ -156,6 +170,44 @@ class Trader:
             result.errors[f"cancel {status}"] += 1
             return
         result.cancel_ns.append(time.perf_counter_ns() - placed_ns)
+        result.orders += 1
+
+    async def batch(self, connection: HttpConnection, size: int, result: PhaseResult) -> None:
+        """``size`` orders of one user placed by one batch, then cancelled by another."""
+        key = self.random.choice(self.keys)
+        body = msgspec.json.encode({"orders": [self.resting_order() for _ in range(size)]})
+        started_ns = time.perf_counter_ns()
+        status, payload = await connection.call(self.post("/api/v1/orders/batch", key, body), body)
+        placed_ns = time.perf_counter_ns()
+        result.requests += 1
+        if status != 200:
+            result.errors[f"batch {status}"] += 1
+            return
+        result.place_ns.append(placed_ns - started_ns)
+        entries = self.decode.decode(payload)
+        ids = [entry["order"]["order_id"] for entry in entries if entry["status"] == 201]
+        result.orders += len(ids)
+        for entry in entries:
+            if entry["status"] != 201:
+                result.errors[f"batch item {entry['status']}"] += 1
+        if not ids:
+            return
+        body = msgspec.json.encode({"order_ids": ids})
+        head = self.post("/api/v1/orders/batch-cancel", key, body)
+        status, payload = await connection.call(head, body)
+        result.requests += 1
+        if status != 200:
+            result.errors[f"batch-cancel {status}"] += 1
+            return
+        result.cancel_ns.append(time.perf_counter_ns() - placed_ns)
+        for entry in self.decode.decode(payload):
+            if entry["status"] != 200:
+                result.errors[f"batch-cancel item {entry['status']}"] += 1
+
+    async def singles(self, connection: HttpConnection, size: int, result: PhaseResult) -> None:
+        """``size`` orders, each placed and cancelled by single requests."""
+        for _ in range(size):
+            await self.order(connection, time.perf_counter_ns(), result)
 
 
 async def fixed_rate(
@@ -202,22 +254,52 @@ async def saturation(trader: Trader, pool: list[HttpConnection], duration_s: flo
     return result
 
 
+async def batch_saturation(
+    trader: Trader, pool: list[HttpConnection], size: int, batched: bool, duration_s: float
+) -> PhaseResult:
+    way = "by batch" if batched else "single"
+    result = PhaseResult(f"{size} {way}")
+    deadline = time.perf_counter() + duration_s
+    step = trader.batch if batched else trader.singles
+
+    async def loop(connection: HttpConnection) -> None:
+        while time.perf_counter() < deadline:
+            await step(connection, size, result)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop(connection) for connection in pool))
+    result.elapsed_s = time.perf_counter() - start
+    return result
+
+
 async def client_main(
     port: int, keys: list[str], args: argparse.Namespace, out: Connection
 ) -> list[PhaseResult]:
     trader = Trader(f"127.0.0.1:{port}", keys, args.seed)
-    pool = [await HttpConnection.open("127.0.0.1", port) for _ in range(max(args.connections))]
+    most = max([*args.connections, args.batch_connections])
+    pool = [await HttpConnection.open("127.0.0.1", port) for _ in range(most)]
     try:
         await fixed_rate(trader, pool, min(args.rates), args.warmup)
         results = []
-        for rate in args.rates:
-            out.send("start")  # the parent reads every process's CPU time at the marks
-            results.append(await fixed_rate(trader, pool, rate, args.duration))
-            out.send("end")
-        for connections in args.connections:
-            out.send("start")
-            results.append(await saturation(trader, pool[:connections], args.duration))
-            out.send("end")
+        if not args.batches_only:
+            for rate in args.rates:
+                out.send("start")  # the parent reads every process's CPU time at the marks
+                results.append(await fixed_rate(trader, pool, rate, args.duration))
+                out.send("end")
+            for connections in args.connections:
+                out.send("start")
+                results.append(await saturation(trader, pool[:connections], args.duration))
+                out.send("end")
+        batch_pool = pool[: args.batch_connections]
+        for _ in range(args.batch_rounds):
+            for batched in (False, True):
+                out.send("start")
+                results.append(
+                    await batch_saturation(
+                        trader, batch_pool, args.batch_size, batched, args.duration
+                    )
+                )
+                out.send("end")
         return results
     finally:
         for connection in pool:
@@ -355,6 +437,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--busy-poll-us", type=int, default=0, help="the actors' busy_poll_us (configs/*.toml)"
     )
+    parser.add_argument(
+        "--batch-size", type=int, default=20, help="orders per batch (the API takes 1 to 20)"
+    )
+    parser.add_argument(
+        "--batch-connections",
+        type=int,
+        default=32,
+        help="keep-alive connections of the batch and single phases",
+    )
+    parser.add_argument(
+        "--batch-rounds",
+        type=int,
+        default=2,
+        help="pairs of phases (single requests, then batches) run one after the other",
+    )
+    parser.add_argument(
+        "--batches-only",
+        action="store_true",
+        help="run only the batch and single phases (after the warm-up)",
+    )
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -368,13 +470,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results = run(args)
-    print(
-        f"{'phase':>14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9}  "
-        f"{'place p50/p99':>14} {'cancel p50/p99':>15}  "
-        "CPU us/request: gateway shards engines client  errors"
-    )
     summaries = [summary(result) for result in results]
-    for result, s in zip(results, summaries, strict=True):
+    comparisons = len(results) - 2 * args.batch_rounds
+    if comparisons:
+        print(
+            f"{'phase':>14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9}  "
+            f"{'place p50/p99':>14} {'cancel p50/p99':>15}  "
+            "CPU us/request: gateway shards engines client  errors"
+        )
+    for result, s in zip(results[:comparisons], summaries, strict=False):
         print(
             f"{result.name:>14} {s['requests_per_s']:>9.0f} {s['p50_ms']:>8.2f} "
             f"{s['p99_ms']:>8.2f} {s['p999_ms']:>9.2f}  "
@@ -383,21 +487,47 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['gateway_cpu_us']:>22.0f} {s['shards_cpu_us']:>6.0f} {s['engines_cpu_us']:>7.0f} "
             f"{s['client_cpu_us']:>6.0f}  {dict(result.errors) or '-'}"
         )
-    first = summaries[0]
-    print(
-        json.dumps(
-            {
-                "bench": "http",
-                "curve": not args.no_curve,
-                "orders_per_s": round(
-                    max(s["requests_per_s"] for s in summaries[len(args.rates) :])
-                ),
-                "p50_ms": round(first["p50_ms"], 3),
-                "p99_ms": round(first["p99_ms"], 3),
-            }
-        )
-    )
+    figures: dict[str, object] = {"bench": "http", "curve": not args.no_curve}
+    if comparisons:
+        first = summaries[0]
+        saturated = summaries[len(args.rates) : comparisons]
+        figures["orders_per_s"] = round(max(s["requests_per_s"] for s in saturated))
+        figures["p50_ms"] = round(first["p50_ms"], 3)
+        figures["p99_ms"] = round(first["p99_ms"], 3)
+    if args.batch_rounds:
+        figures.update(compare_batches(results[comparisons:], args.batch_size))
+    print(json.dumps(figures))
     return 0
+
+
+def compare_batches(results: list[PhaseResult], size: int) -> dict[str, object]:
+    """Prints the alternating single and batch phases; their figures for the JSON line."""
+    print(
+        f"\n{'phase':>14} {'orders/s':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  "
+        "CPU us/order: gateway shards engines client  errors"
+    )
+    singles: list[float] = []
+    batches: list[float] = []
+    for result in results:
+        s = summary(result)
+        orders_s = result.orders / result.elapsed_s if result.elapsed_s else 0.0
+        (batches if result.name.endswith("by batch") else singles).append(orders_s)
+        per_order = result.requests / result.orders if result.orders else float("nan")
+        print(
+            f"{result.name:>14} {orders_s:>9.0f} {s['requests_per_s']:>8.0f} "
+            f"{s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f}  "
+            f"{s['gateway_cpu_us'] * per_order:>20.0f} {s['shards_cpu_us'] * per_order:>6.0f} "
+            f"{s['engines_cpu_us'] * per_order:>7.0f} {s['client_cpu_us'] * per_order:>6.0f}  "
+            f"{dict(result.errors) or '-'}"
+        )
+    ratios = [batch / single for single, batch in zip(singles, batches, strict=True) if single]
+    print(f"batches / singles, round by round: {', '.join(f'{r:.1f}x' for r in ratios)}")
+    return {
+        "batch_size": size,
+        "single_orders_per_s": round(statistics.median(singles)),
+        "batch_orders_per_s": round(statistics.median(batches)),
+        "batch_speedup": round(statistics.median(ratios), 2) if ratios else None,
+    }
 
 
 if __name__ == "__main__":

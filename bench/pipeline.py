@@ -58,6 +58,7 @@ import tempfile
 import time
 from array import array
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -85,6 +86,7 @@ from bench.proc import cpu_seconds, machine_busy_seconds
 from bench.stats import percentile
 from bourse.peers import GATEWAY, admits, shard_name
 from harness.cluster import Cluster, cluster
+from harness.etcd import etcd
 from transport.client import DealerClient, RequestError, Unavailable
 from transport.security import BusSecurity
 
@@ -109,7 +111,7 @@ MAX_LAG_P99_US = 5_000  # an open-loop phase whose sends ran later than this mis
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
     index: int
-    endpoints: list[str]
+    endpoints: list[list[tuple[str, str]]]  # per shard: (endpoint, process) of each instance
     users_per_shard: int
     book_share: int
     seed: int
@@ -166,14 +168,8 @@ class Worker:
         self.context = zmq.asyncio.Context()
         security = BusSecurity(Path(settings.keys_dir), GATEWAY, admits, [], enabled=settings.curve)
         self.clients = [
-            DealerClient(
-                self.context,
-                [(endpoint, shard_name(shard))],
-                shard_name(shard),
-                REQUEST_TIMEOUT_S,
-                security,
-            )
-            for shard, endpoint in enumerate(settings.endpoints)
+            DealerClient(self.context, routers, shard_name(shard), REQUEST_TIMEOUT_S, security)
+            for shard, routers in enumerate(settings.endpoints)
         ]
         self.users: list[list[Auth]] = [[] for _ in settings.endpoints]
         self.resting: list[Resting] = []
@@ -382,7 +378,9 @@ class Phase:
 class Clients:
     """The client processes and the pipes that drive them, phase by phase."""
 
-    def __init__(self, endpoints: list[str], keys_dir: Path, args: argparse.Namespace) -> None:
+    def __init__(
+        self, endpoints: list[list[tuple[str, str]]], keys_dir: Path, args: argparse.Namespace
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self.conns: list[Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
@@ -556,16 +554,25 @@ def run(args: argparse.Namespace) -> list[Phase]:
     phases: list[Phase] = []
     with (
         tempfile.TemporaryDirectory(prefix="bourse-bench-") as folder,
-        cluster(
-            Path(folder),
-            fsync=args.fsync,
-            busy_poll_us=args.busy_poll_us,
-            snapshot_every=args.snapshot_every,
-            curve=not args.no_curve,
-        ) as running,
+        ExitStack() as stack,
     ):
+        coordinator = ""
+        if args.standbys:  # every engine and shard with a hot standby, etcd deciding
+            coordinator = stack.enter_context(etcd(Path(folder) / "etcd")).endpoint
+        running = stack.enter_context(
+            cluster(
+                Path(folder),
+                fsync=args.fsync,
+                busy_poll_us=args.busy_poll_us,
+                snapshot_every=args.snapshot_every,
+                curve=not args.no_curve,
+                coordinator=coordinator,
+            )
+        )
         running.start_actors()
-        endpoints = [shard.router.connect for shard in running.config.shards]
+        if args.standbys:
+            running.wait_in_sync()
+        endpoints = [shard.routers for shard in running.config.shards]
         pids = ", ".join(f"{name}={p.pid}" for name, p in running.processes.items())
         print(f"actors: {pids}", flush=True)
         clients = Clients(endpoints, running.keys_dir, args)
@@ -630,6 +637,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="run the bus without CURVE and ZAP (to measure what security costs)",
     )
+    parser.add_argument(
+        "--standbys",
+        action="store_true",
+        help="give every engine and shard a hot standby (and run etcd to elect leaders)",
+    )
     return parser.parse_args(argv)
 
 
@@ -640,11 +652,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Order pipeline: {len(MARKETS)} engines + 2 accounts shards as processes, "
         f"{args.clients} client processes, fsync={args.fsync}, {args.duration:g} s per phase, "
-        f"CURVE {'off' if args.no_curve else 'on'}"
+        f"CURVE {'off' if args.no_curve else 'on'}, standbys {'on' if args.standbys else 'off'}"
     )
     print_table(phases)
     curve = not args.no_curve
-    print(json.dumps({"bench": "pipeline", "curve": curve, **summarize(phases)}))
+    figures = {"curve": curve, "standbys": args.standbys, **summarize(phases)}
+    print(json.dumps({"bench": "pipeline", **figures}))
     return 0
 
 

@@ -52,7 +52,7 @@ from actors.accounts.protocol import (
 )
 from bourse.peers import GATEWAY
 from harness.cluster import Cluster, cluster
-from transport.client import DealerClient
+from transport.client import DealerClient, Unavailable
 
 MARKET = "BTC-USDT"
 USDT = 1_000_000
@@ -76,11 +76,28 @@ async def load(running: Cluster, args: argparse.Namespace) -> float:
     client = DealerClient(
         running.context, shard.routers, shard.name, 60.0, running.security(GATEWAY)
     )
+    try:
+        return await _load(client, args)
+    finally:
+        await client.close()
+
+
+async def _load(client: DealerClient, args: argparse.Namespace) -> float:
     limit = asyncio.Semaphore(args.in_flight)
 
     async def ask(request: object) -> AccountsReply:
         async with limit:
             return _decode(await client.request(_encode(request)))
+
+    deadline = time.monotonic() + 20
+    while True:  # until the DEALER's connection is up (it queues nothing before)
+        try:
+            await ask(GetStatus())
+            break
+        except Unavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
 
     async def user(number: int, funds: dict[str, int]) -> Auth:
         key_hash = hashlib.sha256(f"bench-{number}".encode()).digest()
@@ -95,7 +112,7 @@ async def load(running: Cluster, args: argparse.Namespace) -> float:
     maker = await user(0, {"BTC": 1_000_000 * BTC})
     fills = args.orders // 10
     resting = [
-        ask(PlaceOrder(maker, MARKET, "sell", "limit", price=30_000 * USDT, qty=10_000))
+        ask(PlaceOrder(maker, MARKET, "sell", "limit", price=30_000 * USDT, qty=100_000))
         for _ in range(fills)
     ]
     for reply in await asyncio.gather(*resting):
@@ -116,7 +133,7 @@ async def load(running: Cluster, args: argparse.Namespace) -> float:
             "buy",
             "limit",
             price=(30_000 if crossing else 1_000) * USDT,
-            qty=10_000,
+            qty=100_000,
             time_in_force="IOC",
             client_order_id=f"o{number}",
         )
@@ -130,7 +147,6 @@ async def load(running: Cluster, args: argparse.Namespace) -> float:
         done = min(first + batch, args.orders)
         rate = done / (time.perf_counter() - started)
         print(f"  {done:>9} orders placed, {rate:,.0f}/s", file=sys.stderr, flush=True)
-    await client.close()
     if errors:
         raise RuntimeError(f"{errors} orders were refused")
     return time.perf_counter() - started

@@ -51,6 +51,10 @@ class ExchangeSection(_Section, frozen=True):
     faucet: bool = False
     admin_key_sha256: str = ""
     request_timeout_ms: int = 5000
+    # How far apart the hosts' clocks may be: a request is executed only while the
+    # executing actor's clock is this far before the client's deadline (NTP keeps a LAN
+    # within a few ms; this is the margin the guarantee relies on).
+    max_clock_skew_ms: int = 25
     rate_limit_per_s: int = 100
     rate_limit_burst: int = 200
 
@@ -406,6 +410,10 @@ def _build(path: Path, raw: ConfigFile) -> Config:
         raise ConfigError("`shards` must declare at least one accounts shard")
     if len(raw.shards) > MAX_SHARDS:
         raise ConfigError(f"`shards` may hold at most {MAX_SHARDS} shards")
+    if not 0 <= raw.exchange.max_clock_skew_ms < raw.exchange.request_timeout_ms:
+        raise ConfigError(
+            "`exchange.max_clock_skew_ms` must be between 0 and `exchange.request_timeout_ms`"
+        )
     _check_positive("exchange.request_timeout_ms", raw.exchange.request_timeout_ms)
     _check_positive("exchange.rate_limit_per_s", raw.exchange.rate_limit_per_s)
     _check_positive("exchange.rate_limit_burst", raw.exchange.rate_limit_burst)

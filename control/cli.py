@@ -14,6 +14,7 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
 
 from bourse.config import Config, ConfigError, Instance, load_config, run_on_host
 from bourse.logs import setup_logging
@@ -115,26 +116,28 @@ def _run(config: Config, args: argparse.Namespace) -> int:
             return 2
         from actors.engine.actor import EngineActor
 
-        instance = _instance(config.engines[args.market].instances, args.standby)
-        if instance is None:
-            return 2
-        run_on_host(instance.host)
-        setup_logging(instance.name)
-        actor = EngineActor(config, args.market, int(args.standby))
-        return _run_actor(actor, config, [ENGINE_ROUTER, ENGINE_PUB, ENGINE_REPL])
+        engine = config.engines[args.market]
+        return _run_instance(
+            config,
+            engine.instances,
+            args.standby,
+            lambda rank: EngineActor(config, args.market, rank),
+            [ENGINE_ROUTER, ENGINE_PUB, ENGINE_REPL],
+        )
     if process == "accounts":
         if args.shard is None or not 0 <= args.shard < len(config.shards):
             print(f"bourse: --shard must be 0..{len(config.shards) - 1}", file=sys.stderr)
             return 2
         from actors.accounts.actor import AccountsActor
 
-        instance = _instance(config.shards[args.shard].instances, args.standby)
-        if instance is None:
-            return 2
-        run_on_host(instance.host)
-        setup_logging(instance.name)
-        actors = AccountsActor(config, args.shard, int(args.standby))
-        return _run_actor(actors, config, [ACCOUNTS_ROUTER, ACCOUNTS_PUB, ACCOUNTS_REPL])
+        shard = config.shards[args.shard]
+        return _run_instance(
+            config,
+            shard.instances,
+            args.standby,
+            lambda rank: AccountsActor(config, args.shard, rank),
+            [ACCOUNTS_ROUTER, ACCOUNTS_PUB, ACCOUNTS_REPL],
+        )
     if process in ("gateway", "feed"):
         run_on_host(config.gateway.host if process == "gateway" else config.feed_router.host)
         setup_logging(process)
@@ -145,11 +148,22 @@ def _run(config: Config, args: argparse.Namespace) -> int:
     return 2
 
 
-def _instance(instances: tuple[Instance, ...], standby: bool) -> Instance | None:
+def _run_instance(
+    config: Config,
+    instances: tuple[Instance, ...],
+    standby: bool,
+    build: Callable[[int], object],
+    domains: list[str],
+) -> int:
+    """Run one member of an engine's or shard's pair: rank 0 is the preferred leader,
+    rank 1 its standby."""
     if standby and len(instances) < 2:
         print("bourse: --standby: the config names no standby for it", file=sys.stderr)
-        return None
-    return instances[int(standby)]
+        return 2
+    instance = instances[int(standby)]
+    run_on_host(instance.host)
+    setup_logging(instance.name)
+    return _run_actor(build(int(standby)), config, domains)
 
 
 def _serve(module: str, config: Config) -> int:

@@ -1,4 +1,4 @@
-"""The public market-data JSON shapes of API.md, and their rendering from integer rows.
+"""The public market-data JSON shapes of docs/api.md, and their rendering from integer rows.
 
 The gateway's REST answers and the feed's WebSocket pushes are built from these same
 Structs, so a client sees one shape for one thing.
@@ -11,7 +11,7 @@ Invariants:
   computed in integers and rounded half away from zero; ``"0.0000"`` when ``open`` is 0.
   No float ever holds it.
 - A push Struct is its REST Struct plus ``channel`` (written first) and ``market`` where
-  API.md says so; its JSON is encoded once and the same bytes go to every subscriber.
+  docs/api.md says so; its JSON is encoded once and the same bytes go to every subscriber.
   That holds for the private pushes too: an order, fill or balance push is exactly the
   REST object (``api/wire.py``) with ``channel`` in front.
 """

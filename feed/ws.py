@@ -1,4 +1,4 @@
-"""The WebSocket endpoint: client ops in, acks and channel messages out (API.md).
+"""The WebSocket endpoint: client ops in, acks and channel messages out (docs/api.md).
 
 Invariants:
 - Only the path ``/ws`` upgrades; any other path is answered 404 and closed.

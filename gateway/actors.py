@@ -98,12 +98,14 @@ class Actors:
             raise ApiError(reply.status, reply.code, reply.message, reply.field)
         return reply
 
-    async def user(self, auth: Auth, request: AccountsRequest) -> AccountsReply:
+    async def user(
+        self, auth: Auth, request: AccountsRequest, timeout_s: float | None = None
+    ) -> AccountsReply:
         """Ask the shard that holds ``auth``'s user; the id names it."""
         shard = self.config.shard_of_user(auth.user_id)
         if shard is None:
             raise ApiError(401, "UNAUTHENTICATED", "missing or wrong API key")
-        return await self.shard(shard.shard, request)
+        return await self.shard(shard.shard, request, timeout_s)
 
     async def engine(
         self, market: str, request: EngineInbound, timeout_s: float | None = None

@@ -4,7 +4,7 @@ Invariants:
 - Stateless: every worker process builds its own app, and in its startup its own
   zmq.asyncio Context and DEALER clients (closed at shutdown); nothing is shared between
   workers, so any number of them can serve one exchange.
-- Every endpoint of API.md under ``/api/v1``, the UI at ``/``, the OpenAPI document at
+- Every endpoint of docs/api.md under ``/api/v1``, the UI at ``/``, the OpenAPI document at
   ``/schema`` (a browsable page) and ``/schema/openapi.json``.
 - Rate limiting runs before anything is parsed; bodies past ``gateway.max_body_bytes``
   are refused with 413, JSON nested past ``gateway.max_json_depth`` with 400; CORS
@@ -33,7 +33,7 @@ from gateway.context import DEPENDENCIES, STATE_KEY, Gateway
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.openapi import complete_document, openapi_config
 from gateway.ratelimit import Budgets, RateLimitMiddleware
-from gateway.routes import account, admin, docs, keys, orders, public, system, ui
+from gateway.routes import account, admin, batches, docs, keys, lists, orders, public, system, ui
 from gateway.ws.protocol import WS_PATH
 from gateway.ws.session import OrderEntry
 
@@ -59,6 +59,8 @@ def create_app(config: Config) -> Litestar:
             *system.ROUTES,
             *account.ROUTES,
             *orders.ROUTES,
+            *batches.ROUTES,
+            *lists.ROUTES,
             *keys.ROUTES,
             admin.router,
         ],

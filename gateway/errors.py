@@ -1,4 +1,4 @@
-"""Every failure leaves the gateway as API.md's error body, with the status of its table.
+"""Every failure leaves the gateway as docs/api.md's error body, with the status of its table.
 
 Invariants:
 - An error answer is ``{"code", "message"}`` plus ``"field"`` when one input is at fault;
@@ -205,11 +205,13 @@ _DESCRIPTIONS = {
     "scope), IP_NOT_ALLOWED (the key does not serve this address)",
     404: "No such order or key for this user (another user's too): ORDER_NOT_FOUND, "
     "KEY_NOT_FOUND, USER_NOT_FOUND",
-    409: "DUPLICATE_CLIENT_ORDER_ID, AMEND_IN_PROGRESS",
+    409: "DUPLICATE_CLIENT_ORDER_ID, DUPLICATE_CLIENT_LIST_ID, AMEND_IN_PROGRESS",
+    408: "It reached the exchange past its deadline (recv_window_ms, or the request timeout) "
+    "and was not executed, nor ever will be: EXPIRED",
     413: "The body is larger than the gateway accepts: PAYLOAD_TOO_LARGE",
     422: "A valid request the rules refuse: INSUFFICIENT_FUNDS, MIN_NOTIONAL, "
-    "POST_ONLY_WOULD_TAKE, MARKET_HALTED, ORDER_CLOSED, NOT_AMENDABLE, AMEND_BELOW_FILLED, "
-    "TOO_MANY_KEYS, LAST_KEYS_KEY",
+    "POST_ONLY_WOULD_TAKE, MARKET_HALTED, MARKET_CANCEL_ONLY, WOULD_TRIGGER_IMMEDIATELY, "
+    "ORDER_CLOSED, ORDER_NOT_AMENDABLE, AMEND_BELOW_FILLED, TOO_MANY_KEYS, LAST_KEYS_KEY",
     429: "Too many requests for this key or address: RATE_LIMITED",
     503: "An actor is down; the outcome may be unknown (query by client_order_id): UNAVAILABLE",
     504: "An actor did not answer in time; the outcome may be unknown: TIMEOUT",

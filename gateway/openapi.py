@@ -6,8 +6,9 @@ Invariants:
 - The document says what the gateway enforces but the Structs cannot express: request
   bodies refuse unknown fields, ``market`` / ``asset`` take the values this exchange's
   config declares (any other is refused with 400 UNKNOWN_MARKET / UNKNOWN_ASSET by the
-  handlers, which keep those codes), amounts are strings of ``format: decimal``, and an
-  order gives the amounts its type needs.
+  handlers, which keep those codes), amounts are strings of ``format: decimal``, an
+  order gives the amounts its type needs (a stop or take-profit one its ``stop_price``,
+  a GTD one its ``expire_time``).
 - A fixed-length array of one type (a depth level ``["price", "qty"]``) is written as
   ``items`` with ``minItems`` = ``maxItems``, which every validator reads the same way.
 """
@@ -90,7 +91,7 @@ def complete_document(app: Litestar, config: Config) -> None:
                 field.enum = values
     order = schemas.get("OrderRequest")
     if order is not None:
-        order.all_of = [ORDER_SHAPE]
+        order.all_of = ORDER_SHAPE
     for item in (document.paths or {}).values():
         for operation in _operations(item.get, item.post, item.patch, item.delete):
             for parameter in operation.parameters or ():
@@ -116,12 +117,38 @@ OPTIONAL_INTEGERS = {
     "from_id": "items with an id >= this, oldest first",
 }
 
-# A limit order gives price and qty; a market order qty (a buy may give quote_qty instead).
-ORDER_SHAPE = Schema(
-    schema_if=Schema(properties={"type": Schema(const="limit")}, required=["type"]),
-    then=Schema(required=["price", "qty"]),
-    schema_else=Schema(any_of=[Schema(required=["qty"]), Schema(required=["quote_qty"])]),
-)
+
+def _when(field: str, values: list[str], then: Schema, otherwise: Schema) -> Schema:
+    return Schema(
+        schema_if=Schema(properties={field: Schema(enum=values)}, required=[field]),
+        then=then,
+        schema_else=otherwise,
+    )
+
+
+# A limit order (or a stop or take-profit order that becomes one) gives price and qty; a
+# market one qty (a buy may give quote_qty instead).  A stop or take-profit order gives
+# stop_price, a GTD one expire_time; no other order does.
+ORDER_SHAPE = [
+    _when(
+        "type",
+        ["limit", "stop_limit", "take_profit_limit"],
+        Schema(required=["price", "qty"]),
+        Schema(any_of=[Schema(required=["qty"]), Schema(required=["quote_qty"])]),
+    ),
+    _when(
+        "type",
+        ["stop_limit", "stop_market", "take_profit_limit", "take_profit_market"],
+        Schema(required=["stop_price"]),
+        Schema(schema_not=Schema(required=["stop_price"])),
+    ),
+    _when(
+        "time_in_force",
+        ["GTD"],
+        Schema(required=["expire_time"]),
+        Schema(schema_not=Schema(required=["expire_time"])),
+    ),
+]
 
 
 def _walk(schema: Schema | Reference) -> None:

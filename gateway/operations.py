@@ -19,13 +19,20 @@ Invariants:
 
 from __future__ import annotations
 
+import re
+from typing import TypeAlias
+
 from actors.accounts.protocol import (
     AmendOrder,
     Auth,
     BalancesReply,
+    BatchReply,
+    CancelAfter,
+    CancelBatch,
     CancelOrder,
     CancelOrders,
     CreateKey,
+    ErrorReply,
     FillsReply,
     GetBalances,
     GetOrder,
@@ -38,16 +45,27 @@ from actors.accounts.protocol import (
     OrderReply,
     OrdersReply,
     OrderView,
+    PlaceBatch,
     PlaceOrder,
     RevokeKey,
+    SwitchReply,
 )
+from actors.engine.stops import TWIN
 from api.wire import BalanceOut, FillOut, OrderOut, balance_out, fill_out, order_out
 from bourse.ids import api_key_of, canonical_id, hash_secret, new_secret
+from bourse.money import AmountError
 from gateway.actors import expect
 from gateway.context import Gateway
-from gateway.errors import ApiError, invalid
+from gateway.deadlines import Deadline, deadline_for
+from gateway.errors import ApiError, ErrorBody, invalid
 from gateway.schemas import (
+    ORDER_ID_PATTERN,
     AmendRequest,
+    BatchCancelRequest,
+    BatchOrdersRequest,
+    BatchResultOut,
+    CancelAfterOut,
+    CancelAfterRequest,
     CancelAllQuery,
     FillsQuery,
     KeyCreatedOut,
@@ -56,6 +74,8 @@ from gateway.schemas import (
     OrderRequest,
     OrdersQuery,
 )
+
+_ORDER_ID = re.compile(ORDER_ID_PATTERN)
 
 
 def render(gw: Gateway, order: OrderView) -> OrderOut:
@@ -73,19 +93,16 @@ def order_number(order_id: str) -> int:
 
 
 async def place_order(gw: Gateway, auth: Auth, data: OrderRequest) -> OrderOut:
-    reply = await gw.link.user(auth, place_message(gw, auth, data))
+    deadline = deadline_for(gw, data.recv_window_ms)
+    reply = await gw.link.user(auth, place_message(gw, auth, data, deadline), deadline.timeout_s)
     return render(gw, expect(reply, OrderReply).order)
 
 
-def place_message(gw: Gateway, auth: Auth, data: OrderRequest) -> PlaceOrder:
+def place_message(gw: Gateway, auth: Auth, data: OrderRequest, deadline: Deadline) -> PlaceOrder:
+    """The shard's request for ``data``, its amounts parsed with the market's rules
+    (raises ApiError or AmountError naming the field)."""
     market = gw.market(data.market)
-    if data.type == "limit":
-        if data.price is None:
-            raise invalid("price", "a limit order needs a price")
-        if data.qty is None:
-            raise invalid("qty", "a limit order needs a qty")
-    elif data.qty is None and data.quote_qty is None:
-        raise invalid("qty", "a market order needs qty, or quote_qty for a buy")
+    check_shape(data)
     return PlaceOrder(
         auth=auth,
         market=market.name,
@@ -98,7 +115,29 @@ def place_message(gw: Gateway, auth: Auth, data: OrderRequest) -> PlaceOrder:
         post_only=data.post_only,
         client_order_id=data.client_order_id,
         stp=data.stp,
+        stop_price=0
+        if data.stop_price is None
+        else market.parse_price(data.stop_price, "stop_price"),
+        expire_time=data.expire_time or 0,
+        deadline=deadline.at_ms,
     )
+
+
+def check_shape(data: OrderRequest) -> None:
+    """What the OpenAPI document says an order request gives (gateway/openapi.py's
+    ORDER_SHAPE): the amounts its type needs, a stop price exactly when it is a stop or
+    take-profit order, an expiry exactly when it is GTD."""
+    if TWIN.get(data.type, data.type) == "limit":
+        if data.price is None:
+            raise invalid("price", f"a {data.type} order needs a price")
+        if data.qty is None:
+            raise invalid("qty", f"a {data.type} order needs a qty")
+    elif data.qty is None and data.quote_qty is None:
+        raise invalid("qty", f"a {data.type} order needs qty, or quote_qty for a buy")
+    if (data.type in TWIN) != (data.stop_price is not None):
+        raise invalid("stop_price", "stop and take-profit orders, and only they, take stop_price")
+    if (data.time_in_force == "GTD") != (data.expire_time is not None):
+        raise invalid("expire_time", "GTD orders, and only they, take expire_time")
 
 
 async def get_order(gw: Gateway, auth: Auth, order_id: str) -> OrderOut:
@@ -132,24 +171,31 @@ async def amend_order(gw: Gateway, auth: Auth, order_id: str, data: AmendRequest
     looked_up = GetOrder(auth, order_id=number, scope="trade")  # only to know its market
     current = expect(await gw.link.user(auth, looked_up), OrderReply)
     market = gw.market(current.order.market)
+    deadline = deadline_for(gw, data.recv_window_ms)
     request = AmendOrder(
         auth,
         number,
         qty=0 if data.qty is None else market.parse_qty(data.qty),
         price=0 if data.price is None else market.parse_price(data.price),
+        deadline=deadline.at_ms,
     )
-    reply = await gw.link.user(auth, request)
+    reply = await gw.link.user(auth, request, deadline.timeout_s)
     return render(gw, expect(reply, OrderReply).order)
 
 
-async def cancel_order(gw: Gateway, auth: Auth, order_id: str) -> OrderOut:
-    reply = await gw.link.user(auth, CancelOrder(auth, order_number(order_id)))
+async def cancel_order(
+    gw: Gateway, auth: Auth, order_id: str, recv_window_ms: int | None = None
+) -> OrderOut:
+    deadline = deadline_for(gw, recv_window_ms)
+    request = CancelOrder(auth, order_number(order_id), deadline=deadline.at_ms)
+    reply = await gw.link.user(auth, request, deadline.timeout_s)
     return render(gw, expect(reply, OrderReply).order)
 
 
 async def cancel_all(gw: Gateway, auth: Auth, params: CancelAllQuery) -> list[OrderOut]:
-    request = CancelOrders(auth, gw.optional_market(params.market))
-    reply = expect(await gw.link.user(auth, request), OrdersReply)
+    deadline = deadline_for(gw, params.recv_window_ms)
+    request = CancelOrders(auth, gw.optional_market(params.market), deadline=deadline.at_ms)
+    reply = expect(await gw.link.user(auth, request, deadline.timeout_s), OrdersReply)
     return [render(gw, order) for order in reply.orders]
 
 
@@ -165,6 +211,83 @@ async def list_fills(gw: Gateway, auth: Auth, params: FillsQuery) -> list[FillOu
     reply = expect(await gw.link.user(auth, request), FillsReply)
     markets = gw.config.markets
     return [fill_out(fill, markets[fill.market]) for fill in reply.fills]
+
+
+# --- batches and the dead man's switch --------------------------------------------------
+
+Slot: TypeAlias = PlaceOrder | BatchResultOut
+Item: TypeAlias = int | BatchResultOut
+
+
+async def place_batch(gw: Gateway, auth: Auth, data: BatchOrdersRequest) -> list[BatchResultOut]:
+    """Each order alone: one whose amounts are off its market's grid gets its own 400
+    here and is not sent; the others go to the shard as one request."""
+    for index, item in enumerate(data.orders):
+        try:
+            gw.market(item.market)
+            check_shape(item)
+        except ApiError as error:
+            message = f"orders[{index}]: {error.message}"
+            raise ApiError(error.status, error.code, message, error.field) from None
+    deadline = deadline_for(gw, data.recv_window_ms)
+    slots = [_read_order(gw, auth, item, deadline) for item in data.orders]
+    orders = [slot for slot in slots if isinstance(slot, PlaceOrder)]
+    answers: list[OrderReply | ErrorReply] = []
+    if orders:
+        batch = PlaceBatch(auth, orders, deadline=deadline.at_ms)
+        answers = expect(await gw.link.user(auth, batch, deadline.timeout_s), BatchReply).results
+    replies = iter(answers)
+    return [
+        _result(gw, next(replies), 201) if isinstance(slot, PlaceOrder) else slot for slot in slots
+    ]
+
+
+async def cancel_batch(gw: Gateway, auth: Auth, data: BatchCancelRequest) -> list[BatchResultOut]:
+    items: list[Item] = [
+        int(order_id) if _ORDER_ID.fullmatch(order_id) else _refused(_bad_id(order_id))
+        for order_id in data.order_ids
+    ]
+    ids = [item for item in items if isinstance(item, int)]
+    deadline = deadline_for(gw, data.recv_window_ms)
+    answers: list[OrderReply | ErrorReply] = []
+    if ids:
+        batch = CancelBatch(auth, ids, deadline=deadline.at_ms)
+        answers = expect(await gw.link.user(auth, batch, deadline.timeout_s), BatchReply).results
+    replies = iter(answers)
+    return [_result(gw, next(replies), 200) if isinstance(i, int) else i for i in items]
+
+
+async def cancel_after(gw: Gateway, auth: Auth, data: CancelAfterRequest) -> CancelAfterOut:
+    reply = expect(await gw.link.user(auth, CancelAfter(auth, data.timeout_ms)), SwitchReply)
+    return CancelAfterOut(now=reply.now, trigger_time=reply.trigger_time)
+
+
+def _read_order(gw: Gateway, auth: Auth, item: OrderRequest, deadline: Deadline) -> Slot:
+    """One item as the shard's request, or its refusal."""
+    try:
+        return place_message(gw, auth, item, deadline)
+    except ApiError as error:
+        return _refused(error)
+    except AmountError as error:
+        return _refused(ApiError(400, error.code, error.message, error.field))
+
+
+def _bad_id(order_id: str) -> ApiError:
+    return ApiError(400, "INVALID_FIELD", f"{order_id!r} is not an order id", "order_ids")
+
+
+def _refused(error: ApiError) -> BatchResultOut:
+    return BatchResultOut(
+        status=error.status, error=ErrorBody(error.code, error.message, error.field)
+    )
+
+
+def _result(gw: Gateway, reply: OrderReply | ErrorReply, ok: int) -> BatchResultOut:
+    if isinstance(reply, ErrorReply):
+        return BatchResultOut(
+            status=reply.status, error=ErrorBody(reply.code, reply.message, reply.field)
+        )
+    return BatchResultOut(status=ok, order=render(gw, reply.order))
 
 
 async def balances(gw: Gateway, auth: Auth) -> list[BalanceOut]:

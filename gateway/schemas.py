@@ -7,6 +7,9 @@ Invariants:
 - Request bodies refuse unknown fields: a misspelt ``post_only`` must not place an order
   that takes liquidity.  :data:`CLOSED_BODIES` lists them so the OpenAPI document says so.
 - Query Structs are :class:`gateway.query.QueryParams`: their fields are the parameters.
+- A batch's items are :class:`OrderRequest` bodies: a batch with an item that is not
+  one (a wrong type, an unknown field) is malformed and refused whole, naming it; an
+  item that is well formed but breaks a rule is refused alone (gateway/routes/batches.py).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from typing import Annotated, Literal
 import msgspec
 from litestar.params import QueryParameter
 
-from api.wire import BalanceOut, FillOut, OrderOut
+from actors.accounts.protocol import MAX_BATCH, MAX_CANCEL_BATCH
+from actors.accounts.switch import MAX_TIMEOUT_MS
+from api.wire import BalanceOut, FillOut, OrderListOut, OrderOut, OrderType
 from bourse.money import MAX_UNITS
 from feed.protocol import Interval
+from gateway.errors import ErrorBody
 from gateway.query import QueryParams
 
 DECIMAL_PATTERN = r"^-?[0-9]{1,30}(\.[0-9]{1,30})?$"
@@ -39,9 +45,24 @@ Price = Annotated[str, _decimal("price in quote units per base unit, on the tick
 Qty = Annotated[str, _decimal("base quantity, on the lot", "0.25")]
 QuoteQty = Annotated[str, _decimal("quote amount a market buy spends at most", "1000")]
 Amount = Annotated[str, _decimal("amount in the asset's precision", "1000")]
+StopPrice = Annotated[
+    str, _decimal("the last trade price that triggers the order, on the tick", "29500.00")
+]
 ClientOrderId = Annotated[
     str, msgspec.Meta(pattern=CLIENT_ORDER_ID_PATTERN, description="1-64 of A-Z a-z 0-9 _-.:")
 ]
+ExpireTime = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_UNITS,
+        description="GTD only: when the order expires, ms since the epoch; in the future, "
+        "at most 90 days ahead",
+    ),
+]
+TimeInForce = Literal["GTC", "IOC", "FOK", "GTD"]
+SelfTradePrevention = Literal["expire_taker", "expire_maker", "expire_both"]
+MarketStatus = Literal["trading", "halted", "cancel_only", "post_only"]
 
 
 class _Body(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -51,22 +72,99 @@ class _Body(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 # --- request bodies ---------------------------------------------------------------------
 
 
+RecvWindow = Annotated[
+    int,
+    msgspec.Meta(
+        ge=100,
+        description=(
+            "Execute only if the request reaches its shard and engine within this many ms "
+            "of the gateway's receipt (up to the request timeout, also the default); never "
+            "later.  After a 503 or 504, a query by client_order_id once it has passed "
+            "gives the final outcome."
+        ),
+    ),
+]
+
+
 class OrderRequest(_Body, frozen=True):
+    """A stop or take-profit order also gives ``stop_price`` and is sized like the limit
+    or market order it becomes; a GTD order gives ``expire_time``."""
+
     market: MARKET_NAME
     side: Literal["buy", "sell"]
-    type: Literal["limit", "market"]
+    type: OrderType
     price: Price | None = None
     qty: Qty | None = None
     quote_qty: QuoteQty | None = None
-    time_in_force: Literal["GTC", "IOC", "FOK"] = "GTC"
+    time_in_force: TimeInForce = "GTC"
     post_only: bool = False
     client_order_id: ClientOrderId | None = None
-    stp: Literal["expire_taker", "expire_maker", "expire_both"] = "expire_taker"
+    stp: SelfTradePrevention = "expire_taker"
+    stop_price: StopPrice | None = None
+    expire_time: ExpireTime | None = None
+    recv_window_ms: RecvWindow | None = None
+
+
+class OrderListRequest(_Body, frozen=True):
+    """An OCO list of two orders of one side: a limit order at ``price`` and a stop
+    order at ``stop_price``, a stop-limit one at ``stop_limit_price`` or, without it, a
+    stop-market one (a sell only)."""
+
+    market: MARKET_NAME
+    side: Literal["buy", "sell"]
+    qty: Qty
+    price: Price
+    stop_price: StopPrice
+    stop_limit_price: (
+        Annotated[str, _decimal("the stop leg's limit price, on the tick", "29400.00")] | None
+    ) = None
+    client_list_id: ClientOrderId | None = None
+    time_in_force: Literal["GTC", "GTD"] = "GTC"
+    expire_time: ExpireTime | None = None
+    stp: SelfTradePrevention = "expire_taker"
+    recv_window_ms: RecvWindow | None = None
+
+
+class BatchOrdersRequest(_Body, frozen=True):
+    orders: Annotated[
+        list[OrderRequest],
+        msgspec.Meta(
+            min_length=1,
+            max_length=MAX_BATCH,
+            description="order requests, as for POST /api/v1/orders (the batch's own "
+            "recv_window_ms applies to every one of them)",
+        ),
+    ]
+    recv_window_ms: RecvWindow | None = None
+
+
+class BatchCancelRequest(_Body, frozen=True):
+    order_ids: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=64)]],
+        msgspec.Meta(min_length=1, max_length=MAX_CANCEL_BATCH),
+    ]
+    recv_window_ms: RecvWindow | None = None
+
+
+class CancelAfterRequest(_Body, frozen=True):
+    timeout_ms: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=MAX_TIMEOUT_MS,
+            description="1,000 to 3,600,000 ms from now; 0 disarms the switch",
+        ),
+    ]
+
+
+class MarketStatusRequest(_Body, frozen=True):
+    status: MarketStatus
 
 
 class AmendRequest(_Body, frozen=True):
     qty: Qty | None = None
     price: Price | None = None
+    recv_window_ms: RecvWindow | None = None
 
 
 class DepositRequest(_Body, frozen=True):
@@ -111,6 +209,11 @@ CLOSED_BODIES: tuple[type[msgspec.Struct], ...] = (
     AmendRequest,
     DepositRequest,
     WithdrawalRequest,
+    OrderListRequest,
+    BatchOrdersRequest,
+    BatchCancelRequest,
+    CancelAfterRequest,
+    MarketStatusRequest,
     KeyRequest,
 )
 
@@ -173,6 +276,11 @@ class OrdersQuery(QueryParams, frozen=True):
 
 class CancelAllQuery(QueryParams, frozen=True):
     market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
+    recv_window_ms: Annotated[int | None, QueryParameter(ge=100)] = None
+
+
+class CancelQuery(QueryParams, frozen=True):
+    recv_window_ms: Annotated[int | None, QueryParameter(ge=100)] = None
 
 
 class FillsQuery(QueryParams, frozen=True):
@@ -195,7 +303,7 @@ class MarketOut(msgspec.Struct, frozen=True):
     min_notional: str
     maker_fee: str
     taker_fee: str
-    status: Literal["trading", "halted", "unavailable"]
+    status: MarketStatus | Literal["unavailable"]
 
 
 class UserOut(msgspec.Struct, frozen=True):
@@ -262,7 +370,20 @@ class HealthOut(msgspec.Struct, frozen=True):
 
 class AdminMarketOut(msgspec.Struct, frozen=True):
     market: str
-    status: Literal["trading", "halted"]
+    status: MarketStatus
+
+
+class BatchResultOut(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One item of a batch: its status and the order, or the error that refused it."""
+
+    status: int
+    order: OrderOut | None = None
+    error: ErrorBody | None = None
+
+
+class CancelAfterOut(msgspec.Struct, frozen=True):
+    now: int
+    trigger_time: int | None
 
 
 class AssetTotalsOut(msgspec.Struct, frozen=True):
@@ -294,6 +415,11 @@ __all__ = [
     "AdminMarketOut",
     "AmendRequest",
     "BalanceOut",
+    "BatchCancelRequest",
+    "BatchOrdersRequest",
+    "BatchResultOut",
+    "CancelAfterOut",
+    "CancelAfterRequest",
     "CancelAllQuery",
     "DepositRequest",
     "DepthQuery",
@@ -306,6 +432,9 @@ __all__ = [
     "KeyRequest",
     "KlinesQuery",
     "MarketOut",
+    "MarketStatusRequest",
+    "OrderListOut",
+    "OrderListRequest",
     "OrderOut",
     "OrderRequest",
     "OrdersQuery",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,16 +36,36 @@ from transport.security import BusSecurity
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_ports(count: int) -> list[int]:
+    """``count`` ports free now, below the kernel's ephemeral range: a port chosen there
+    could be given to some outgoing connection before a process (a standby that binds
+    only once elected) listens on it."""
+    top = _ephemeral_start()
+    chosen: list[int] = []
     sockets = []
-    for _ in range(count):
+    pick = random.Random()
+    while len(chosen) < count:
+        port = pick.randrange(10_000, top)
+        if port in chosen:
+            continue
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
         sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
+        chosen.append(port)
     for s in sockets:
         s.close()
-    return ports
+    return chosen
 
 
 def write_config(
@@ -58,8 +79,11 @@ def write_config(
     busy_poll_us: int = 0,
     gateway_workers: int = 1,
     curve: bool = True,
+    coordinator: str = "",
 ) -> Path:
-    ports = iter(free_ports(3 * len(markets) + 3 * shards + 4))
+    """A config on free ports of 127.0.0.1; with ``coordinator`` (an etcd endpoint) every
+    engine and shard has a standby."""
+    ports = iter(free_ports(8 * len(markets) + 8 * shards + 4))
     lots = {"BTC": "0.0001", "ETH": "0.001"}
     parts = [
         "[exchange]",
@@ -81,18 +105,30 @@ def write_config(
         "[assets.ETH]\ndecimals = 8",
         "[assets.USDT]\ndecimals = 6",
     ]
+    if coordinator:
+        parts.append(f'[coordinator]\nendpoints = ["{coordinator}"]')
+
+    def standby() -> str:
+        if not coordinator:
+            return ""
+        router, pub, repl, metrics = (next(ports) for _ in range(4))
+        return (
+            f'\nrepl_port = {next(ports)}\nstandby = {{ host = "local", router_port = {router}, '
+            f"pub_port = {pub}, repl_port = {repl}, metrics_port = {metrics} }}"
+        )
+
     for market in markets:
         base, quote = market.split("-")
         parts.append(
             f'[markets.{market}]\nbase = "{base}"\nquote = "{quote}"\ntick = "0.01"\n'
             f'lot = "{lots[base]}"\nmin_notional = "1"\nmaker_fee = "0.001"\n'
             f'taker_fee = "0.002"\nhost = "local"\nrouter_port = {next(ports)}\n'
-            f"pub_port = {next(ports)}\nmetrics_port = {next(ports)}"
+            f"pub_port = {next(ports)}\nmetrics_port = {next(ports)}{standby()}"
         )
     for _ in range(shards):
         parts.append(
             f'[[shards]]\nhost = "local"\nrouter_port = {next(ports)}\npub_port = {next(ports)}\n'
-            f"metrics_port = {next(ports)}"
+            f"metrics_port = {next(ports)}{standby()}"
         )
     # Tests and benchmarks are many clients on one address: limits per address are wide
     # open unless a test narrows them.
@@ -164,14 +200,44 @@ class Cluster:
         self.wait_shard(shard)
 
     def start_actors(self) -> None:
-        for market in self.config.engines:
-            self.start(f"engine-{market}", "engine", "--market", market)
-        for shard in range(len(self.config.shards)):
-            self.start(f"accounts-{shard}", "accounts", "--shard", str(shard))
+        """Every engine and shard (and their standbys, if the config has them)."""
+        for market, engine in self.config.engines.items():
+            self.start(engine.name, "engine", "--market", market)
+            if engine.standby is not None:
+                self.start(engine.standby.name, "engine", "--market", market, "--standby")
+        for process in self.config.shards:
+            number = str(process.shard)
+            self.start(process.name, "accounts", "--shard", number)
+            if process.standby is not None:
+                self.start(process.standby.name, "accounts", "--shard", number, "--standby")
         for market in self.config.engines:
             self.wait_engine(market)
         for shard in range(len(self.config.shards)):
             self.wait_shard(shard)
+
+    def wait_in_sync(self, timeout_s: float = 30.0) -> None:
+        """Until every engine's and shard's standby holds all its leader's records."""
+        deadline = time.monotonic() + timeout_s
+        for market in self.config.engines:
+            self._wait_pair(self.engine_client(market), StatusQuery(), deadline)
+        for shard in range(len(self.config.shards)):
+            self._wait_pair(self.shard_client(shard), GetStatus(), deadline)
+
+    def _wait_pair(self, client: BlockingClient, query: object, deadline: float) -> None:
+        try:
+            while True:
+                reply_type = EngineOutbound if isinstance(query, StatusQuery) else AccountsReply
+                try:
+                    pair = client.call(query, reply_type, 0.5).pair
+                    if pair is not None and pair.standby_in_sync:
+                        return
+                except TimeoutError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError("a standby did not get in sync")
+                time.sleep(0.05)  # polling the leader's own status
+        finally:
+            client.close()
 
     def security(self, process: str) -> BusSecurity:
         """The bus security of ``process`` (the harness holds every key, as an operator's
@@ -188,13 +254,14 @@ class Cluster:
         return BlockingClient(self.context, [(endpoint, target)], self.security(speaking_as))
 
     def engine_client(self, market: str, speaking_as: str = OPERATOR) -> BlockingClient:
-        engine = self.config.engines[market]
-        return self.client(engine.name, engine.router.connect, speaking_as)
+        """A client of an engine (of its leader, when it has a standby)."""
+        routers = self.config.engines[market].routers
+        return BlockingClient(self.context, routers, self.security(speaking_as))
 
     def shard_client(self, shard: int, speaking_as: str = GATEWAY) -> BlockingClient:
         """A client of a shard that speaks as the gateway (tests drive shards as it does)."""
-        process = self.config.shards[shard]
-        return self.client(process.name, process.router.connect, speaking_as)
+        routers = self.config.shards[shard].routers
+        return BlockingClient(self.context, routers, self.security(speaking_as))
 
     def feed_client(self, speaking_as: str = GATEWAY) -> BlockingClient:
         return self.client(FEED, self.config.feed_router.connect, speaking_as)

@@ -49,7 +49,7 @@ class Publisher:
         self.learns_subscriptions = learn_subscriptions
         self._seqs: dict[bytes, int] = {}
         self._prefixes: dict[bytes, int] = {}  # prefix -> subscribers holding it
-        self._held = 0
+        self.held = 0
         self._wanted: dict[bytes, bool] = {}  # topic -> matched; cleared on every change
         self.refused = 0  # subscriptions refused for their length or number
 
@@ -83,18 +83,18 @@ class Publisher:
                 continue
             prefix = message[1:]
             if message[0] == 1:
-                if len(prefix) > self.max_topic or self._held >= self.max_subscriptions:
+                if len(prefix) > self.max_topic or self.held >= self.max_subscriptions:
                     self.refused += 1
                     continue
                 socket.setsockopt(zmq.SUBSCRIBE, prefix)
                 prefixes[prefix] = prefixes.get(prefix, 0) + 1
-                self._held += 1
+                self.held += 1
             else:
                 held = prefixes.get(prefix)
                 if held is None:
                     continue  # a refused subscription going away: it was never applied
                 socket.setsockopt(zmq.UNSUBSCRIBE, prefix)
-                self._held -= 1
+                self.held -= 1
                 if held > 1:
                     prefixes[prefix] = held - 1
                 else:

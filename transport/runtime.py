@@ -269,11 +269,22 @@ class Runtime:
         self.security.serve(socket, domain)
         for endpoint in endpoints:
             socket.bind(endpoint)
-        self._publisher = Publisher(
+        publisher = Publisher(
             socket, max_topic, max_subscriptions, learn_subscriptions=learn_subscriptions
         )
+        self._publisher = publisher
         self._poller.register(socket, zmq.POLLIN)
-        return self._publisher
+        self.metrics.gauge(
+            "bourse_pub_subscriptions",
+            "Subscriptions the PUB socket holds (each subscriber's, counted apart)",
+            lambda: publisher.held,
+        )
+        self.metrics.gauge(
+            "bourse_pub_subscriptions_refused",
+            "Subscriptions refused: longer than any topic published, or past the cap",
+            lambda: publisher.refused,
+        )
+        return publisher
 
     def _add_input(self, name: str, socket: zmq.Socket[bytes]) -> None:
         self._inputs[name] = socket

@@ -26,6 +26,10 @@ Invariants:
 - A report past a gap (those before it were lost: an engine that failed over, a message
   dropped) makes the shard ask that engine at once for every report after those it
   applied (a Sync with ``gap``, at most every ``GAP_SYNC_MS``).
+- Time: when the ledger's next tick (a dead man's switch) is due at the start of a turn,
+  busy or idle (idle turns come every 100 ms), the actor applies a tick before anything
+  else and journals it as a message of its own ``clock`` socket, so a replay fires the
+  same switches at the same times.  No socket carries a tick.
 - Catching up: every ``SYNC_MS`` the shard tells each engine how far it applied its
   reports (the engine resends what came after and was already kept at the previous
   Sync) and resends each request that has gone
@@ -47,12 +51,16 @@ import msgspec
 
 from actors.accounts import reads
 from actors.accounts.ledger import Ledger
+from actors.accounts.orders import engines_needed
 from actors.accounts.protocol import (
     AccountsReply,
     AccountsRequest,
     AmendOrder,
     Authenticate,
+    CancelAfter,
+    CancelBatch,
     CancelOrder,
+    CancelOrderList,
     CancelOrders,
     CreateKey,
     CreateUser,
@@ -60,14 +68,16 @@ from actors.accounts.protocol import (
     ErrorReply,
     GetStatus,
     KeysHeard,
+    PlaceBatch,
     PlaceOrder,
+    PlaceOrderList,
     RevokeKey,
     Withdraw,
 )
 from actors.accounts.shard import LedgerOutput, keys_topic
 from actors.accounts.store import SqliteHistory
 from actors.durable import DurableActor
-from actors.engine.protocol import EngineOutbound, Report, Sync, shard_identity
+from actors.engine.protocol import EngineOutbound, EngineRequest, Report, Sync, shard_identity
 from actors.pair import Pair, pair_of
 from bourse.config import Config, data_dir
 from bourse.metrics import ActorMetrics
@@ -94,9 +104,15 @@ _CHANGES_STATE = (
     CancelOrder,
     CancelOrders,
     AmendOrder,
+    PlaceBatch,
+    CancelBatch,
+    PlaceOrderList,
+    CancelOrderList,
+    CancelAfter,
     CreateKey,
     RevokeKey,
 )
+CLOCK = "clock"  # the socket name of the ticks the actor journals; no real socket has it
 # Private topics are ``<kind>.<user id>``: the longest kind and a 64-bit id.
 MAX_TOPIC = len("balances.") + 20
 # The feed holds three topics for each user connected to it; room for 100,000 at once.
@@ -131,6 +147,7 @@ class AccountsActor(DurableActor):
         self._encoder = msgspec.msgpack.Encoder()
         self._last_sync = 0
         self._gap_synced: dict[str, int] = {}
+        self._tick = Inbound(CLOCK, b"", 0, b"")
 
     # --- the history store beside the journal ----------------------------------------------
 
@@ -179,7 +196,9 @@ class AccountsActor(DurableActor):
 
     def on_messages(self, batch: list[Inbound], now: int, out: Outbox) -> None:
         produced = LedgerOutput()
-        traces: list[bytes] = []  # the request id behind each engine request produced
+        self._tick_if_due(now, produced)
+        # The request id behind each engine request produced (a tick's have none).
+        traces = [b""] * len(produced.engine)
         debug = log.isEnabledFor(logging.DEBUG)
         for message in batch:
             if message.socket == ROUTER:
@@ -194,7 +213,17 @@ class AccountsActor(DurableActor):
         self._maybe_sync(now, out)
 
     def on_quiet(self, now: int, out: Outbox) -> None:
+        produced = LedgerOutput()
+        self._tick_if_due(now, produced)
+        self._send(produced, [b""] * len(produced.engine), out)
         self._maybe_sync(now, out)
+
+    def _tick_if_due(self, now: int, produced: LedgerOutput) -> None:
+        due = self.ledger.next_tick()
+        if due is not None and due <= now:
+            self.record(now, self._tick)
+            self._archiving()
+            self.ledger.handle_tick(now, produced)
 
     def must_sync(self, out: Outbox) -> bool:
         return bool(out.replies or out.sends)
@@ -206,7 +235,7 @@ class AccountsActor(DurableActor):
         for peer, rid, reply in produced.replies:
             out.reply(ROUTER, peer, rid, encode(reply))
         for (market, request), trace in zip(produced.engine, traces, strict=True):
-            out.send(engine_socket(market), 0, encode(request), trace)
+            out.send(engine_socket(market), 0, self._encode_request(request), trace)
         for topic, event in produced.events:
             out.publish(topic, encode(event))
 
@@ -240,7 +269,7 @@ class AccountsActor(DurableActor):
                     "fields": {"kind": type(request).__name__, "request_id": message.trace.decode()}
                 },
             )
-        answer = self._answer_here(request)
+        answer = self._answer_here(request, now)
         if answer is not None:
             out.reply(ROUTER, message.peer, message.rid, self._encoder.encode(answer))
             return
@@ -256,15 +285,19 @@ class AccountsActor(DurableActor):
             for market in self.config.engines
         }
 
-    def _answer_here(self, request: AccountsRequest) -> AccountsReply | None:
-        """What the actor itself answers, from what only it knows (its links): the status,
-        and a 503 for a request whose engine it cannot reach now.  Such a refusal is never
-        journaled: it changes nothing, and a replay could not know the link was down."""
+    def _answer_here(self, request: AccountsRequest, now: int) -> AccountsReply | None:
+        """What the actor itself answers, from what only it knows (its links, its clock):
+        the status, a 408 for a request past its deadline, and a 503 for a request whose
+        engine it cannot reach now.  Such a refusal is never journaled: it changes
+        nothing, and a replay could not know the link was down."""
         if isinstance(request, GetStatus):
             status = reads.status(self.ledger.state)
             return msgspec.structs.replace(
                 status, engines_up=self._engines_up(), pair=self.pair_status()
             )
+        deadline: int = getattr(request, "deadline", 0)
+        if deadline and now + self.config.exchange.max_clock_skew_ms > deadline:
+            return ErrorReply(408, "EXPIRED", "it came past its deadline: it was not executed")
         down = self._engine_down_for(request)
         if down is not None:
             return ErrorReply(503, "UNAVAILABLE", f"the {down} engine is not reachable")
@@ -275,23 +308,7 @@ class AccountsActor(DurableActor):
         runtime = self.runtime
         if runtime is None:
             return None
-        state = self.ledger.state
-        markets: set[str] = set()
-        match request:
-            case PlaceOrder():
-                markets.add(request.market)
-            case CancelOrder() | AmendOrder():
-                order = state.open_orders.get(request.order_id)
-                if order is not None and order.user_id == request.auth.user_id:
-                    markets.add(order.market)
-            case CancelOrders():
-                user = state.users.get(request.auth.user_id)
-                if user is not None:
-                    for order_id in user.open_orders:
-                        market = user.orders[order_id].market
-                        if request.market in (None, market):
-                            markets.add(market)
-        for market in sorted(markets):
+        for market in sorted(engines_needed(self.ledger.state, request)):
             if market in self.config.engines and not runtime.is_up(engine_socket(market)):
                 return market
         return None
@@ -305,9 +322,8 @@ class AccountsActor(DurableActor):
         link = self.ledger.state.links.get(market)
         if link is None:
             return
-        encode = self._encoder.encode
         for request in link.retained():
-            out.send(socket, 0, encode(request))
+            out.send(socket, 0, self._encode_request(request))
 
     def _on_engine(self, message: Inbound, now: int, produced: LedgerOutput) -> None:
         try:
@@ -318,6 +334,8 @@ class AccountsActor(DurableActor):
         if isinstance(reply, Report):
             if not is_sender(message.sender, engine_name(reply.market)):
                 self.refuse(message, "Report")
+                return
+            if not self.fresh(engine_name(reply.market), reply.epoch):
                 return
             self.record(now, message)
             self._archiving()
@@ -336,10 +354,20 @@ class AccountsActor(DurableActor):
         if message.socket == ROUTER:
             request = self._requests.decode(message.body)
             self.ledger.handle_request(now, message.peer, message.rid, request, produced)
+        elif message.socket == CLOCK:
+            self.ledger.handle_tick(now, produced)
         else:
             report = self._reports.decode(message.body)
             if isinstance(report, Report):
                 self.ledger.handle_report(report, produced)
+
+    def _encode_request(self, request: EngineRequest) -> bytes:
+        """An engine request as it leaves: stamped with this leadership's epoch (the
+        retained ones carry none, so a new leader resends them as its own)."""
+        epoch = self.epoch
+        if epoch:
+            request = msgspec.structs.replace(request, epoch=epoch)
+        return self._encoder.encode(request)
 
     def _ask_again(self, gaps: set[str], now: int, out: Outbox) -> None:
         """Reports were lost before one that came: ask their engine for every report
@@ -350,7 +378,7 @@ class AccountsActor(DurableActor):
                 continue
             self._gap_synced[market] = now
             received = self.ledger.state.links[market].received
-            sync = Sync(self.ledger.shard, received, gap=True)
+            sync = Sync(self.ledger.shard, received, gap=True, epoch=self.epoch)
             out.send(engine_socket(market), 0, self._encoder.encode(sync))
 
     def _maybe_sync(self, now: int, out: Outbox) -> None:
@@ -362,8 +390,8 @@ class AccountsActor(DurableActor):
         for market, link in self.ledger.state.links.items():
             socket = engine_socket(market)
             for request in link.due():
-                out.send(socket, 0, encode(request))
-            out.send(socket, 0, encode(Sync(shard, link.received)))
+                out.send(socket, 0, self._encode_request(request))
+            out.send(socket, 0, encode(Sync(shard, link.received, epoch=self.epoch)))
         topic = keys_topic(shard)
         if self.ledger.changes.listening(topic):
             out.publish(topic, encode(KeysHeard(shard, self.ledger.state.revocations)))

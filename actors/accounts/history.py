@@ -1,7 +1,8 @@
 """A shard's history: every closed order and every fill, kept out of memory.
 
-The ledger archives a row when an order closes (its final view, fills included) and
-when a fill happens; memory keeps only open orders and what deduplication needs (every
+The ledger archives a row when an order closes (its final view, fills included), when
+a fill happens, and when an OCO list is over (done, both legs closed: its final view);
+memory keeps only open orders and lists and what deduplication needs (every
 ``client_order_id`` ever used, ``User.closed_client_ids``).  This module is the
 sans-I/O side: the rows, their one encoding, a page of a list, and the
 :class:`HistoryStore` the ledger reads through; ``store.py`` keeps them on disk.
@@ -25,7 +26,7 @@ from typing import Protocol
 
 import msgspec
 
-from actors.accounts.protocol import FillView, OrderView
+from actors.accounts.protocol import FillView, OrderListView, OrderView
 
 MAX_PAGE = 1000
 
@@ -40,12 +41,18 @@ class ArchivedFill(msgspec.Struct, tag="fill", array_like=True, frozen=True, gc=
     fill: FillView
 
 
-Archived = ArchivedOrder | ArchivedFill
+class ArchivedList(msgspec.Struct, tag="list", array_like=True, frozen=True, gc=False):
+    user_id: int
+    order_list: OrderListView
+
+
+Archived = ArchivedOrder | ArchivedFill | ArchivedList
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Archived)
 _order_decoder = msgspec.msgpack.Decoder(ArchivedOrder)
 _fill_decoder = msgspec.msgpack.Decoder(ArchivedFill)
+_list_decoder = msgspec.msgpack.Decoder(ArchivedList)
 
 
 def encode_row(row: Archived) -> bytes:
@@ -62,6 +69,10 @@ def decode_order(body: bytes) -> OrderView:
 
 def decode_fill(body: bytes) -> FillView:
     return _fill_decoder.decode(body).fill
+
+
+def decode_list(body: bytes) -> OrderListView:
+    return _list_decoder.decode(body).order_list
 
 
 class Page(msgspec.Struct, frozen=True):
@@ -99,6 +110,8 @@ class HistoryStore(Protocol):
         """Closed orders of the page, in its order, at most ``page.size``."""
 
     def fills(self, user_id: int, page: Page) -> list[FillView]: ...
+
+    def order_list(self, user_id: int, list_id: int) -> OrderListView | None: ...
 
 
 def merge_page(stored: list[OrderView], live: list[OrderView], page: Page) -> list[OrderView]:

@@ -55,6 +55,7 @@ _SCOPE_OF: dict[str, Scope | None] = {
     "balances": "read",
     "list_orders": "read",
     "list_fills": "read",
+    "get_list": "read",
     "deposit": "trade",
     "withdraw": "withdraw",
     "create_key": "keys",

@@ -7,8 +7,9 @@ which states the conservation equation):
 
 - ``users.py``: sign-up, deposits, withdrawals;
 - ``keys.py``: API keys, their scopes and addresses, checked on every request;
-- ``orders.py``: place, cancel, cancel-all, amend: checked (``rules.py``), funds
-  locked, sent to the engine;
+- ``orders.py``: place, cancel, cancel-all, amend, OCO lists and batches: checked
+  (``rules.py``), funds locked, sent to the engine;
+- ``switch.py``: the dead man's switch, armed by requests and fired by ticks;
 - ``settlement.py``: engine reports: fills, fees, releases, closes, and the replies
   they complete;
 - ``reads.py``: balances, orders, fills (open ones from memory, the rest from the
@@ -19,8 +20,10 @@ Invariants (tests/accounts check them after long random runs):
 - A private request is authenticated first (its key, then the key's address and scope)
   and then sees only that user's orders and funds: an order of another user is "not
   found", exactly like one that does not exist.
-- Only sign-ups, deposits, withdrawals, order requests and engine reports change the
-  state; reads change nothing (see reads.py).
+- Only sign-ups, deposits, withdrawals, order requests, key changes, engine reports and
+  ticks change the state; reads change nothing (see reads.py).  A tick
+  (:meth:`Ledger.handle_tick`) is the passing of time alone: the actor makes one, and
+  journals it, when :meth:`Ledger.next_tick` is due.
 - The snapshot is the whole durable state: restoring it, or replaying the same inputs
   from an earlier one, reaches the same bytes.
 """
@@ -40,7 +43,10 @@ from actors.accounts.protocol import (
     AccountsRequest,
     AmendOrder,
     Authenticate,
+    CancelAfter,
+    CancelBatch,
     CancelOrder,
+    CancelOrderList,
     CancelOrders,
     CreateKey,
     CreateUser,
@@ -48,17 +54,21 @@ from actors.accounts.protocol import (
     ErrorReply,
     GetBalances,
     GetOrder,
+    GetOrderList,
     GetStatus,
     GetTotals,
     ListFills,
     ListKeys,
     ListOrders,
+    PlaceBatch,
     PlaceOrder,
+    PlaceOrderList,
     RevokeKey,
     Withdraw,
 )
 from actors.accounts.settlement import Settlement
 from actors.accounts.shard import LedgerOutput, ShardSnapshot, ShardState
+from actors.accounts.switch import Switches
 from actors.accounts.users import Users
 from actors.engine.protocol import Report
 from bourse.config import Config
@@ -82,6 +92,7 @@ class Ledger:
         self.keys = Keys(self.state)
         self.orders = Orders(self.state)
         self.settlement = Settlement(self.state)
+        self.switches = Switches(self.state, self.orders)
 
     @property
     def shard(self) -> int:
@@ -90,6 +101,7 @@ class Ledger:
     def handle_request(
         self, now: int, peer: bytes, rid: int, request: AccountsRequest, out: LedgerOutput
     ) -> None:
+        self.orders.deadline = getattr(request, "deadline", 0)
         reply = self._dispatch(now, peer, rid, request, out)
         if reply is not None:
             out.replies.append((peer, rid, reply))
@@ -98,6 +110,15 @@ class Ledger:
 
     def handle_report(self, report: Report, out: LedgerOutput) -> None:
         self.settlement.apply(report, out)
+        self.changes.publish(self.state.users, out.events)
+        self.state.closed.clear()
+
+    def next_tick(self) -> int | None:
+        """When time alone next changes something (a dead man's switch fires), or None."""
+        return self.switches.next_due()
+
+    def handle_tick(self, now: int, out: LedgerOutput) -> None:
+        self.switches.fire(now, out)
         self.changes.publish(self.state.users, out.events)
         self.state.closed.clear()
 
@@ -137,6 +158,18 @@ class Ledger:
                 return self.orders.cancel_all(peer, rid, user, request, out)
             case AmendOrder():
                 return self.orders.amend(peer, rid, user, request, out)
+            case PlaceBatch():
+                return self.orders.place_batch(now, peer, rid, user, request, out)
+            case CancelBatch():
+                return self.orders.cancel_batch(peer, rid, user, request, out)
+            case PlaceOrderList():
+                return self.orders.place_list(now, peer, rid, user, request, out)
+            case CancelOrderList():
+                return self.orders.cancel_list(peer, rid, user, request, out)
+            case GetOrderList():
+                return reads.order_list(self.state, user, request)
+            case CancelAfter():
+                return self.switches.arm(now, user, request)
             case GetOrder():
                 return reads.order(self.state, user, request)
             case ListOrders():

@@ -9,21 +9,29 @@ Invariants:
   operator's admin key.
 - An :class:`ErrorReply` carries the HTTP status the gateway answers with, a stable
   ``code`` and, when one input is at fault, its ``field``.
+- A batch is one request, journaled once: :class:`PlaceBatch` holds 1 to ``MAX_BATCH``
+  :class:`PlaceOrder` requests of its own user, :class:`CancelBatch` 1 to
+  ``MAX_CANCEL_BATCH`` order ids; its :class:`BatchReply` holds one answer per item, in
+  the items' order.
+- Fields added since the first version have defaults, so older journals decode unchanged.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-from actors.engine.messages import OrderType, SelfTradePrevention, Side, TimeInForce
+from actors.engine.messages import PlaceTimeInForce, PlaceType, SelfTradePrevention, Side
 from actors.replication import PairStatus
 
 OrderStatus = Literal["new", "partially_filled", "filled", "cancelled", "expired", "rejected"]
+ListStatus = Literal["open", "done"]
 Liquidity = Literal["maker", "taker"]
 Scope = Literal["read", "trade", "withdraw", "keys"]
 SCOPES: tuple[Scope, ...] = ("read", "trade", "withdraw", "keys")
+MAX_BATCH = 20
+MAX_CANCEL_BATCH = 100
 
 
 class _Message(msgspec.Struct, frozen=True, gc=False, tag_field="t"):
@@ -72,27 +80,86 @@ class GetBalances(_Request, tag="balances", frozen=True):
 
 
 class PlaceOrder(_Request, tag="place", frozen=True):
+    """A conditional order (``stop_*``, ``take_profit_*``) gives ``stop_price`` and is
+    sized like its limit or market twin; a GTD order gives ``expire_time`` (ms)."""
+
     auth: Auth
     market: str
     side: Side
-    type: OrderType
+    type: PlaceType
     price: int = 0
     qty: int = 0
     quote_qty: int = 0
-    time_in_force: TimeInForce = "GTC"
+    time_in_force: PlaceTimeInForce = "GTC"
     post_only: bool = False
     client_order_id: str | None = None
     stp: SelfTradePrevention = "expire_taker"
+    stop_price: int = 0
+    expire_time: int = 0
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
+
+
+class PlaceOrderList(_Request, tag="place_list", frozen=True):
+    """An OCO list: a limit leg at ``price`` and a stop leg at ``stop_price``, a
+    stop-limit one at ``stop_limit_price``, or a stop-market one when that is 0 (a sell
+    only: a buy by quantity needs a worst price to lock its funds)."""
+
+    auth: Auth
+    market: str
+    side: Side
+    qty: int
+    price: int
+    stop_price: int
+    stop_limit_price: int = 0
+    time_in_force: Literal["GTC", "GTD"] = "GTC"
+    expire_time: int = 0
+    client_list_id: str | None = None
+    stp: SelfTradePrevention = "expire_taker"
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
+
+
+class GetOrderList(_Request, tag="get_list", frozen=True):
+    auth: Auth
+    list_id: int
+
+
+class CancelOrderList(_Request, tag="cancel_list", frozen=True):
+    auth: Auth
+    list_id: int
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
+
+
+class PlaceBatch(_Request, tag="place_batch", frozen=True):
+    """Each item stands alone; each must carry the batch's own ``auth``."""
+
+    auth: Auth
+    orders: Annotated[list[PlaceOrder], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
+
+
+class CancelBatch(_Request, tag="cancel_batch", frozen=True):
+    auth: Auth
+    order_ids: Annotated[list[int], msgspec.Meta(min_length=1, max_length=MAX_CANCEL_BATCH)]
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
+
+
+class CancelAfter(_Request, tag="cancel_after", frozen=True):
+    """Arm the dead man's switch ``timeout_ms`` from now (0 disarms it)."""
+
+    auth: Auth
+    timeout_ms: int
 
 
 class CancelOrder(_Request, tag="cancel", frozen=True):
     auth: Auth
     order_id: int
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
 
 
 class CancelOrders(_Request, tag="cancel_all", frozen=True):
     auth: Auth
     market: str | None = None
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
 
 
 class AmendOrder(_Request, tag="amend", frozen=True):
@@ -100,6 +167,7 @@ class AmendOrder(_Request, tag="amend", frozen=True):
     order_id: int
     qty: int = 0
     price: int = 0
+    deadline: int = 0  # ms on the gateway's clock: refused once past it (0: none)
 
 
 class GetOrder(_Request, tag="get_order", frozen=True):
@@ -172,6 +240,12 @@ AccountsRequest = (
     | ListFills
     | GetTotals
     | GetStatus
+    | PlaceOrderList
+    | GetOrderList
+    | CancelOrderList
+    | PlaceBatch
+    | CancelBatch
+    | CancelAfter
     | CreateKey
     | ListKeys
     | RevokeKey
@@ -204,11 +278,14 @@ class FillView(msgspec.Struct, frozen=True, gc=False):
 
 
 class OrderView(msgspec.Struct, frozen=True, gc=False):
+    """``triggered`` is None for an order without a stop; ``stop_price``,
+    ``expire_time`` and ``list_id`` are 0 when the order has none."""
+
     order_id: int
     client_order_id: str | None
     market: str
     side: Side
-    type: OrderType
+    type: PlaceType
     price: int
     qty: int
     quote_qty: int
@@ -216,12 +293,29 @@ class OrderView(msgspec.Struct, frozen=True, gc=False):
     filled_quote: int
     fee: int
     status: OrderStatus
-    time_in_force: TimeInForce
+    time_in_force: PlaceTimeInForce
     post_only: bool
     stp: SelfTradePrevention
     created_at: int
     updated_at: int
     fills: list[FillView]
+    stop_price: int = 0
+    expire_time: int = 0
+    triggered: bool | None = None
+    list_id: int = 0
+
+
+class OrderListView(msgspec.Struct, frozen=True, gc=False):
+    """``orders`` is the limit leg, then the stop leg."""
+
+    list_id: int
+    client_list_id: str | None
+    market: str
+    side: Side
+    status: ListStatus
+    created_at: int
+    updated_at: int
+    orders: list[OrderView]
 
 
 class AssetTotals(msgspec.Struct, frozen=True, gc=False):
@@ -233,6 +327,13 @@ class AssetTotals(msgspec.Struct, frozen=True, gc=False):
     withdrawals: int
     traded_in: int
     traded_out: int
+
+
+class ErrorReply(_Message, tag="error", frozen=True):
+    status: int
+    code: str
+    message: str
+    field: str | None = None
 
 
 class UserCreated(_Message, tag="user_created", frozen=True):
@@ -277,6 +378,21 @@ class FillsReply(_Message, tag="fills", frozen=True):
     fills: list[FillView]
 
 
+class OrderListReply(_Message, tag="order_list", frozen=True):
+    order_list: OrderListView
+
+
+class BatchReply(_Message, tag="batch", frozen=True):
+    results: list[OrderReply | ErrorReply]
+
+
+class SwitchReply(_Message, tag="switch", frozen=True):
+    """The dead man's switch as armed: None when it is off."""
+
+    now: int
+    trigger_time: int | None
+
+
 class TotalsReply(_Message, tag="totals", frozen=True):
     shard: int
     users: int
@@ -297,13 +413,6 @@ class ShardStatus(_Message, tag="status", frozen=True):
     pair: PairStatus | None = None
 
 
-class ErrorReply(_Message, tag="error", frozen=True):
-    status: int
-    code: str
-    message: str
-    field: str | None = None
-
-
 AccountsReply = (
     UserCreated
     | Authenticated
@@ -314,6 +423,9 @@ AccountsReply = (
     | TotalsReply
     | ShardStatus
     | ErrorReply
+    | OrderListReply
+    | BatchReply
+    | SwitchReply
     | KeyReply
     | KeysReply
 )

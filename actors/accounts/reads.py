@@ -22,8 +22,10 @@ from actors.accounts.protocol import (
     ErrorReply,
     FillsReply,
     GetOrder,
+    GetOrderList,
     ListFills,
     ListOrders,
+    OrderListReply,
     OrderReply,
     OrdersReply,
     OrderView,
@@ -64,6 +66,16 @@ def find_view(
     if found is not None:
         return found.view()
     return state.history.order(user.user_id, order_id)
+
+
+def order_list(state: ShardState, user: User, request: GetOrderList) -> AccountsReply:
+    found = user.lists.get(request.list_id)
+    if found is not None:
+        return OrderListReply(state.list_view(user, found))
+    done = state.history.order_list(user.user_id, request.list_id)
+    if done is None:
+        return ErrorReply(404, "ORDER_NOT_FOUND", "no such order list")
+    return OrderListReply(done)
 
 
 def orders(state: ShardState, user: User, request: ListOrders) -> AccountsReply:

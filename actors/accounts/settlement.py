@@ -16,7 +16,9 @@ Invariants:
   report is journaled (``LedgerOutput.settled``), since a replay says the same.
 - Every fill gets the shard's next fill id and is archived as it happens; an order is
   archived as it closes, with its final view, and leaves memory (its client id stays
-  in ``User.closed_client_ids``).  Memory holds open orders only.
+  in ``User.closed_client_ids``); an OCO list is archived and leaves memory once it is
+  done and both its legs are closed.  Memory holds open orders (and lists) only.
+- An item of a batch answers into its slot; the batch is answered once every slot is.
 """
 
 from __future__ import annotations
@@ -24,19 +26,28 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from actors.accounts.history import ArchivedFill, ArchivedOrder
+from actors.accounts.history import ArchivedFill, ArchivedList, ArchivedOrder
+from actors.accounts.orders import batch_reply
 from actors.accounts.protocol import (
     AccountsReply,
     ErrorReply,
     FillView,
     Liquidity,
+    OrderListReply,
     OrderReply,
     OrdersReply,
-    OrderView,
 )
 from actors.accounts.shard import LedgerOutput, Pending, ShardState
-from actors.accounts.state import OPEN_STATUSES, Order, User, required_lock, spends
-from actors.engine.messages import Accepted, Amended, Done, DoneStatus, Rejected, Trade
+from actors.accounts.state import OPEN_STATUSES, Order, OrderList, User, required_lock, spends
+from actors.engine.messages import (
+    Accepted,
+    Amended,
+    Done,
+    DoneStatus,
+    Rejected,
+    Trade,
+    Triggered,
+)
 from actors.engine.protocol import PrivateEvent, Report
 from bourse.ids import make_fill_id, shard_of_user
 from bourse.market import FEE_SCALE, Market
@@ -48,10 +59,17 @@ log = logging.getLogger("ledger")
 _ENGINE_REJECTIONS: dict[str, tuple[int, str]] = {
     "POST_ONLY_WOULD_TAKE": (422, "a post-only order would take liquidity"),
     "MARKET_HALTED": (422, "the market is halted: only cancels are accepted"),
+    "MARKET_CANCEL_ONLY": (422, "the market takes cancels only"),
+    "WOULD_TRIGGER_IMMEDIATELY": (422, "the stop price would trigger at once at the last price"),
+    "ORDER_NOT_AMENDABLE": (
+        422,
+        "the order cannot be amended: it waits for its trigger or is a leg of an open list",
+    ),
     "ORDER_NOT_FOUND": (404, "no such open order"),
     "AMEND_BELOW_FILLED": (422, "the new quantity is not above what already filled"),
     "INVALID_ORDER": (400, "the engine refused the order as invalid"),
     "DUPLICATE_ORDER_ID": (500, "the engine already holds this order id"),
+    "EXPIRED": (408, "it reached the engine past its deadline: it was not executed"),
 }
 
 
@@ -98,6 +116,7 @@ class Settlement:
             case Done():
                 order = open_orders.get(event.order_id)
                 if order is not None:
+                    self._end_list(market, order, False, now)
                     self._close(market, order, event.status, now)
                     if pending is not None and pending.kind == "cancel_all":
                         pending.orders.append(order.order_id)
@@ -115,6 +134,13 @@ class Settlement:
                 order = open_orders.get(event.order_id)
                 if order is not None:
                     self.state.changes.order(order)  # pushed: the order now rests
+            case Triggered():
+                order = open_orders.get(event.order_id)
+                if order is not None:
+                    self._end_list(market, order, True, now)
+                    order.triggered = True
+                    order.updated_at = now
+                    self.state.changes.order(order)
 
     def _rejected(self, market: Market, now: int, event: Rejected, pending: Pending | None) -> None:
         status, message = _ENGINE_REJECTIONS.get(event.reason, (422, event.reason))
@@ -128,6 +154,44 @@ class Settlement:
             self._release_excess(market, order)
         elif pending is not None and pending.kind == "place":
             self._close(market, order, "rejected", now)
+        elif pending is not None and pending.kind == "place_list" and order.pooled:
+            self._reject_list(market, self._list_of(order), now)
+
+    def _list_of(self, order: Order) -> OrderList:
+        return self.state.users[order.user_id].lists[order.list_id]
+
+    def _end_list(self, market: Market, order: Order, survives: bool, now: int) -> None:
+        """Something happened to ``order``: if it is a leg of an open list, the list is
+        done and its lock passes to the leg that goes on (``order`` when ``survives``)."""
+        if not order.pooled:
+            return
+        user = self.state.users[order.user_id]
+        oco = user.lists[order.list_id]
+        oco.status = "done"
+        oco.updated_at = now
+        for leg in (oco.limit_id, oco.stop_id):
+            user.orders[leg].pooled = False
+        survivor = order if survives else user.orders[oco.other_leg(order.order_id)]
+        survivor.locked += oco.locked
+        oco.locked = 0
+        self._release_excess(market, survivor)
+
+    def _reject_list(self, market: Market, oco: OrderList, now: int) -> None:
+        """The engine refused the list whole: both legs are rejected, its lock released."""
+        user = self.state.users[oco.user_id]
+        oco.status = "done"
+        oco.updated_at = now
+        for leg_id in (oco.limit_id, oco.stop_id):
+            leg = user.orders.get(leg_id)  # open orders only
+            if leg is not None:
+                leg.pooled = False
+                self._close(market, leg, "rejected", now)
+        asset = market.quote if oco.side == "buy" else market.base
+        balance = user.balance(asset)
+        balance.locked -= oco.locked
+        balance.free += oco.locked
+        oco.locked = 0
+        self.state.changes.balance(user.user_id, asset)
 
     def _fill(
         self, market: Market, now: int, trade: Trade, order_id: int, liquidity: Liquidity
@@ -137,6 +201,7 @@ class Settlement:
         if order is None:
             log.error("fill for an unknown order", extra={"fields": {"order_id": order_id}})
             return
+        self._end_list(market, order, True, now)
         user = state.users[order.user_id]
         notional = market.notional(trade.price, trade.qty)
         rate = market.maker_fee_ppm if liquidity == "maker" else market.taker_fee_ppm
@@ -203,6 +268,10 @@ class Settlement:
             user.closed_client_ids[order.client_order_id] = None
         state.closed[order.order_id] = order
         state.archive(ArchivedOrder(user.user_id, order.view()))
+        oco = user.lists.get(order.list_id) if order.list_id else None
+        if oco is not None and _over(oco, user):
+            del user.lists[oco.list_id]
+            state.archive(ArchivedList(user.user_id, state.list_view(user, oco)))
 
     def _release_excess(self, market: Market, order: Order) -> None:
         changes = self.state.changes
@@ -232,25 +301,53 @@ class Settlement:
             pending.waiting -= 1
             if pending.waiting:
                 return
-            views = [view for i in sorted(pending.orders) if (view := self._view(user, i))]
+            views = [view for i in sorted(pending.orders) if (view := state.order_view(user, i))]
             out.settled.append((pending.peer, pending.rid, OrdersReply(views)))
             return
         reply: AccountsReply
-        view = self._view(user, pending.order_id)
-        if view is None:
-            reply = pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
-        elif pending.error is None:
-            reply = OrderReply(view)
-        elif pending.error.code == "ORDER_NOT_FOUND" and view.status not in OPEN_STATUSES:
-            # the order filled (or expired) while the cancel or amend was on its way
-            reply = ErrorReply(422, "ORDER_CLOSED", f"the order is already {view.status}")
+        if pending.kind == "place_list" or pending.kind == "cancel_list":
+            reply = self._list_reply(user, pending)
         else:
-            reply = pending.error
-        out.settled.append((pending.peer, pending.rid, reply))
+            reply = self._order_reply(user, pending)
+        batch = pending.batch
+        if batch is None:
+            out.settled.append((pending.peer, pending.rid, reply))
+            return
+        batch.results[pending.slot] = reply
+        batch.waiting -= 1
+        if batch.waiting == 0:
+            out.settled.append((batch.peer, batch.rid, batch_reply(batch)))
 
-    def _view(self, user: User, order_id: int) -> OrderView | None:
-        """A cancel-all's order: closed by this report, or earlier (in the history)."""
-        order = self.state.find_order(user, order_id)
-        if order is not None:
-            return order.view()
-        return self.state.history.order(user.user_id, order_id)
+    def _order_reply(self, user: User, pending: Pending) -> AccountsReply:
+        view = self.state.order_view(user, pending.order_id)
+        if view is None:
+            return pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
+        if pending.error is None:
+            return OrderReply(view)
+        if pending.error.code == "ORDER_NOT_FOUND" and view.status not in OPEN_STATUSES:
+            # the order filled (or expired) while the cancel or amend was on its way
+            return ErrorReply(422, "ORDER_CLOSED", f"the order is already {view.status}")
+        return pending.error
+
+    def _list_reply(self, user: User, pending: Pending) -> AccountsReply:
+        state = self.state
+        oco = user.lists.get(pending.order_id)
+        view = (
+            state.list_view(user, oco)
+            if oco is not None
+            else state.history.order_list(user.user_id, pending.order_id)
+        )
+        if view is None:
+            return pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order list")
+        if pending.error is None:
+            return OrderListReply(view)
+        if pending.error.code == "ORDER_NOT_FOUND" and view.status == "done":
+            # a leg traded, triggered or expired while the cancel was on its way
+            return ErrorReply(422, "ORDER_CLOSED", "the order list is already done")
+        return pending.error
+
+
+def _over(oco: OrderList, user: User) -> bool:
+    """A list that is done and whose legs are both closed: nothing about it can change."""
+    legs_open = oco.limit_id in user.orders or oco.stop_id in user.orders
+    return oco.status == "done" and not legs_open

@@ -13,6 +13,8 @@ Invariants:
   counts); ``pending`` (requests waiting for an engine's answer), ``changes`` (events not
   yet published) and ``closed`` (orders the current message closed) are not part of it:
   a restarted shard answers nobody it had not answered, and publishes nothing again.
+  ``switches`` indexes the users' armed dead man's switches (``User.cancel_at``): it is
+  rebuilt from them, so it is not part of it either.
 """
 
 from __future__ import annotations
@@ -24,20 +26,39 @@ import msgspec
 
 from actors.accounts.events import Changes
 from actors.accounts.history import Archived, HistoryStore, encode_row
-from actors.accounts.protocol import AccountsReply, ErrorReply, PrivateEvent
-from actors.accounts.state import Order, User
+from actors.accounts.protocol import (
+    AccountsReply,
+    ErrorReply,
+    OrderListView,
+    OrderView,
+    PrivateEvent,
+)
+from actors.accounts.state import Order, OrderList, User
 from actors.accounts.store import SqliteHistory
+from actors.engine.expiry import ExpiryIndex
 from actors.engine.protocol import EngineRequest
 from actors.link import Link, LinkState
 from bourse.config import Config
 from bourse.market import Market
 
-PendingKind = Literal["place", "cancel", "cancel_all", "amend"]
+PendingKind = Literal["place", "cancel", "cancel_all", "amend", "place_list", "cancel_list"]
+
+
+@dataclass(slots=True)
+class Batch:
+    """A batch request: one answer per item, sent once the last one is known."""
+
+    peer: bytes
+    rid: int
+    results: list[AccountsReply | None]
+    waiting: int = 0  # items still waiting for an engine report
 
 
 @dataclass(slots=True)
 class Pending:
-    """A client's request waiting for one or more engine reports."""
+    """A client's request waiting for one or more engine reports.  ``order_id`` names
+    the order, or the list of a ``place_list`` / ``cancel_list``; an item of a batch
+    answers into ``batch.results[slot]`` instead of to ``peer``."""
 
     kind: PendingKind
     peer: bytes
@@ -47,6 +68,8 @@ class Pending:
     waiting: int = 1  # reports still to come (a cancel-all waits for each market)
     orders: list[int] = field(default_factory=list)  # a cancel-all's closed orders
     error: ErrorReply | None = None
+    batch: Batch | None = None
+    slot: int = 0
 
 
 @dataclass(slots=True)
@@ -109,6 +132,7 @@ class ShardState:
         self.pending: dict[tuple[str, int], Pending] = {}  # by (market, request number)
         self.changes = Changes(keys_topic(shard))
         self.closed: dict[int, Order] = {}
+        self.switches = ExpiryIndex()  # (cancel_at, user_id) of every armed switch
 
     def archive(self, row: Archived) -> None:
         body = encode_row(row)
@@ -124,6 +148,16 @@ class ShardState:
             if order is not None and order.user_id != user.user_id:
                 return None
         return order
+
+    def order_view(self, user: User, order_id: int) -> OrderView | None:
+        """One of ``user``'s orders as it stands: open, just closed, or in the history."""
+        order = self.find_order(user, order_id)
+        if order is not None:
+            return order.view()
+        return self.history.order(user.user_id, order_id)
+
+    def list_view(self, user: User, oco: OrderList) -> OrderListView:
+        return oco.view(lambda leg: self.order_view(user, leg))
 
     def snapshot(self) -> ShardSnapshot:
         return ShardSnapshot(
@@ -154,6 +188,8 @@ class ShardState:
         state.users = {user.user_id: user for user in snap.users}
         for user in snap.users:
             _from_older_snapshot(user)
+            if user.cancel_at:
+                state.switches.add(user.cancel_at, user.user_id)
         state.open_orders = {
             order_id: user.orders[order_id] for user in snap.users for order_id in user.open_orders
         }
@@ -190,3 +226,6 @@ def _from_older_snapshot(user: User) -> None:
         if order.client_order_id is not None:
             user.client_ids.pop(order.client_order_id, None)
             user.closed_client_ids[order.client_order_id] = None
+    for list_id, oco in list(user.lists.items()):
+        if oco.limit_id not in user.orders and oco.stop_id not in user.orders:
+            del user.lists[list_id]

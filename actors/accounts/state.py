@@ -3,10 +3,17 @@
 Invariants:
 - ``Balance.free`` and ``Balance.locked`` are never negative.
 - For every user and asset, ``locked`` equals the sum of ``Order.locked`` over the user's
-  open orders that spend that asset (buys spend the quote, sells the base).
+  open orders, plus ``OrderList.locked`` over their open lists, that spend that asset
+  (buys spend the quote, sells the base).
 - An open order always holds at least :func:`required_lock` of its asset; whatever it
   holds beyond that is released as soon as an event shows it (a better price, a fill at a
-  lower fee, a cancel).  A closed order holds nothing.
+  lower fee, a cancel).  A closed order holds nothing, whatever its type: a conditional
+  order locks by the rules of the limit or market order it becomes, from its placement
+  until it ends.
+- The legs of an open OCO list hold nothing (``pooled``): the list holds the larger of
+  the two legs' needs, once, since at most one leg can ever trade.  The first thing that
+  happens to a leg ends the list, and its lock passes to the leg that goes on.  A done
+  list holds nothing.
 - Fees are charged per order, cumulatively: after each fill the order has paid
   ``ceil(fee_exact / FEE_SCALE)`` quote units in all, where ``fee_exact`` sums notional x
   rate (ppm) over its fills.  Rounding up happens once per order, never per fill, so the
@@ -15,10 +22,20 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
-from actors.accounts.protocol import FillView, OrderStatus, OrderView, Scope
-from actors.engine.messages import OrderType, SelfTradePrevention, Side, TimeInForce
+from actors.accounts.protocol import (
+    FillView,
+    ListStatus,
+    OrderListView,
+    OrderStatus,
+    OrderView,
+    Scope,
+)
+from actors.engine.messages import PlaceTimeInForce, PlaceType, SelfTradePrevention, Side
+from actors.engine.stops import TWIN
 from bourse.market import FEE_SCALE, Market
 from bourse.money import ceil_div
 
@@ -36,11 +53,11 @@ class Order(msgspec.Struct, array_like=True):
     client_order_id: str | None
     market: str
     side: Side
-    type: OrderType
+    type: PlaceType
     price: int
     qty: int
     quote_qty: int
-    time_in_force: TimeInForce
+    time_in_force: PlaceTimeInForce
     post_only: bool
     stp: SelfTradePrevention
     created_at: int
@@ -53,10 +70,19 @@ class Order(msgspec.Struct, array_like=True):
     locked: int = 0
     pending_amend: tuple[int, int] | None = None
     fills: list[FillView] = msgspec.field(default_factory=list)
+    stop_price: int = 0  # conditional orders only
+    expire_time: int = 0  # GTD orders only
+    triggered: bool = False
+    list_id: int = 0  # a leg of an OCO list
+    pooled: bool = False  # a leg whose open list holds its funds
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def conditional(self) -> bool:
+        return self.type in TWIN
 
     def view(self) -> OrderView:
         return OrderView(
@@ -78,6 +104,44 @@ class Order(msgspec.Struct, array_like=True):
             created_at=self.created_at,
             updated_at=self.updated_at,
             fills=list(self.fills),
+            stop_price=self.stop_price,
+            expire_time=self.expire_time,
+            triggered=self.triggered if self.type in TWIN else None,
+            list_id=self.list_id,
+        )
+
+
+class OrderList(msgspec.Struct, array_like=True):
+    """An OCO list: open while both legs are untouched, done from the first thing that
+    happens to either."""
+
+    list_id: int
+    user_id: int
+    client_list_id: str | None
+    market: str
+    side: Side
+    limit_id: int
+    stop_id: int
+    created_at: int
+    updated_at: int
+    status: ListStatus = "open"
+    locked: int = 0
+
+    def other_leg(self, order_id: int) -> int:
+        return self.stop_id if order_id == self.limit_id else self.limit_id
+
+    def view(self, leg_view: Callable[[int], OrderView | None]) -> OrderListView:
+        """The list with its legs' views (``leg_view`` finds a leg, open or closed)."""
+        legs = [view for leg in (self.limit_id, self.stop_id) if (view := leg_view(leg))]
+        return OrderListView(
+            self.list_id,
+            self.client_list_id,
+            self.market,
+            self.side,
+            self.status,
+            self.created_at,
+            self.updated_at,
+            legs,
         )
 
 
@@ -109,6 +173,10 @@ class User(msgspec.Struct):
     open_orders: dict[int, None] = msgspec.field(default_factory=dict)
     client_ids: dict[str, int] = msgspec.field(default_factory=dict)  # of the open orders
     fills: list[FillView] = msgspec.field(default_factory=list)  # only in older snapshots
+    # OCO lists while a leg is open or was closed by the current message (then archived).
+    lists: dict[int, OrderList] = msgspec.field(default_factory=dict)
+    client_list_ids: dict[str, int] = msgspec.field(default_factory=dict)  # every one used
+    cancel_at: int = 0  # when the dead man's switch fires; 0: disarmed
     keys: dict[bytes, ApiKey] = msgspec.field(default_factory=dict)  # by the secret's hash
     next_key: int = 1
     # Every client_order_id of a closed order: with ``client_ids``, every one ever used.
@@ -141,7 +209,7 @@ def spends(order: Order, market: Market) -> str:
 
 def required_lock(order: Order, market: Market) -> int:
     """What an open order must hold so that every fill it may still get is paid for."""
-    if not order.is_open:
+    if not order.is_open or order.pooled:
         return 0
     need = _required_for(order, market, order.price, order.qty)
     if order.pending_amend is not None:

@@ -2,7 +2,8 @@
 it from, both written from the shard's committed journal.
 
 Files, in the shard instance's own folder (``$BOURSE_DATA_DIR/<instance>/``):
-- ``history.sqlite``: tables ``orders`` and ``fills``, one row per archived row with
+- ``history.sqlite``: tables ``orders``, ``fills`` and ``lists`` (OCO lists), one row per
+  archived row with
   the columns the queries use, its encoding (``body``) and ``idx``, the journal length
   that includes the record that made it (WAL mode; indexes for every query of
   ``history.Page``).
@@ -35,13 +36,15 @@ from pathlib import Path
 from actors.accounts.history import (
     Archived,
     ArchivedFill,
+    ArchivedList,
     ArchivedOrder,
     Page,
     decode_fill,
+    decode_list,
     decode_order,
     decode_row,
 )
-from actors.accounts.protocol import FillView, OrderView
+from actors.accounts.protocol import FillView, OrderListView, OrderView
 from bourse.journal import FRAME_HEADER, frame, read_frames
 
 log = logging.getLogger("history")
@@ -76,10 +79,18 @@ CREATE TABLE IF NOT EXISTS fills (
 CREATE INDEX IF NOT EXISTS fills_by_user ON fills (user_id, fill_id);
 CREATE INDEX IF NOT EXISTS fills_by_market ON fills (user_id, market, fill_id);
 CREATE INDEX IF NOT EXISTS fills_by_time ON fills (user_id, time);
+CREATE TABLE IF NOT EXISTS lists (
+    list_id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
 """
+_TABLES = ("orders", "fills", "lists")
 
 _INSERT_ORDER = "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?, ?, ?)"
 _INSERT_FILL = "INSERT OR REPLACE INTO fills VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_LIST = "INSERT OR REPLACE INTO lists VALUES (?, ?, ?, ?)"
 
 
 class SqliteHistory:
@@ -129,6 +140,8 @@ class SqliteHistory:
                 self._db.execute(
                     _INSERT_FILL, (fill.fill_id, user_id, fill.market, fill.time, self.index, body)
                 )
+            case ArchivedList(user_id=user_id, order_list=oco):
+                self._db.execute(_INSERT_LIST, (oco.list_id, user_id, self.index, body))
         if self._archiving:
             self._unarchived.append(body)
 
@@ -175,8 +188,8 @@ class SqliteHistory:
         elif size > length:
             os.ftruncate(self._archive, length)
         self._db.execute("BEGIN")
-        self._db.execute("DELETE FROM orders WHERE idx > ?", (covered,))
-        self._db.execute("DELETE FROM fills WHERE idx > ?", (covered,))
+        for table in _TABLES:
+            self._db.execute(f"DELETE FROM {table} WHERE idx > ?", (covered,))
         held = self._count()
         if held == rows:
             self._db.execute("COMMIT")
@@ -185,9 +198,7 @@ class SqliteHistory:
             "rebuilding the history store from its archive",
             extra={"fields": {"store_rows": held, "archive_rows": rows}},
         )
-        self._db.execute("DELETE FROM orders")
-        self._db.execute("DELETE FROM fills")
-        self._db.execute("COMMIT")
+        self._clear()
         self.load(self.archived_rows())
         log.warning("history store rebuilt", extra={"fields": {"rows": self._count()}})
 
@@ -201,9 +212,7 @@ class SqliteHistory:
         _write_all(self._archive, archive)
         os.fdatasync(self._archive)
         self._db.execute("BEGIN")
-        self._db.execute("DELETE FROM orders")
-        self._db.execute("DELETE FROM fills")
-        self._db.execute("COMMIT")
+        self._clear()
         self.load(self.archived_rows())
 
     def load(self, bodies: Iterator[bytes]) -> None:
@@ -242,10 +251,17 @@ class SqliteHistory:
         if pending:
             log.error("the history archive ends in a damaged row", extra={"fields": {"at": offset}})
 
+    def _clear(self) -> None:
+        """Empty every table, ending the transaction the caller began."""
+        for table in _TABLES:
+            self._db.execute(f"DELETE FROM {table}")
+        self._db.execute("COMMIT")
+
     def _count(self) -> int:
-        orders = self._db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
-        fills = self._db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
-        return int(orders) + int(fills)
+        return sum(
+            int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            for table in _TABLES
+        )
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -269,6 +285,12 @@ class SqliteHistory:
     def fills(self, user_id: int, page: Page) -> list[FillView]:
         sql, args = _page_query("fills", "fill_id", "time", user_id, page)
         return [decode_fill(row[0]) for row in self._db.execute(sql, args)]
+
+    def order_list(self, user_id: int, list_id: int) -> OrderListView | None:
+        row = self._db.execute(
+            "SELECT body FROM lists WHERE list_id = ? AND user_id = ?", (list_id, user_id)
+        ).fetchone()
+        return None if row is None else decode_list(row[0])
 
 
 def _page_query(

@@ -38,10 +38,16 @@ from actors.durable import DurableActor
 from actors.engine.engine import EngineSnapshot, MatchingEngine
 from actors.engine.messages import (
     Accepted,
+    Amend,
     Amended,
+    Cancel,
+    CancelAll,
+    CancelList,
     Done,
     Event,
     LevelChanged,
+    Place,
+    PlaceList,
     Rejected,
     Tick,
     Trade,
@@ -92,6 +98,7 @@ class EngineActorState(msgspec.Struct, frozen=True):
 class EngineActor(DurableActor):
     def __init__(self, config: Config, market: str, instance: int = 0) -> None:
         self.config = config
+        self.max_skew_ms = config.exchange.max_clock_skew_ms
         self.process = config.engines[market]
         self.instance = self.process.instances[instance]
         self.name = self.instance.name
@@ -218,6 +225,8 @@ class EngineActor(DurableActor):
         if not self._from_shard(message, shard):
             self._refuse(out, message, "request", "only an accounts shard sends its requests")
             return False
+        if not self._replaying and not self.fresh(shard_name(shard), request.epoch):
+            return False
         link = self.links[shard]
         expected = link.received + 1
         verdict = link.accept(request.seq)
@@ -229,7 +238,10 @@ class EngineActor(DurableActor):
                 )
             return False
         self.commands += 1
-        events = self.engine.apply(request.command, now)
+        if request.deadline and now + self.max_skew_ms > request.deadline:
+            events: list[Event] = expired(request.command)
+        else:
+            events = self.engine.apply(request.command, now)
         self._route(events, shard, request.seq, now, out)
         return True
 
@@ -239,13 +251,15 @@ class EngineActor(DurableActor):
         if not self._from_shard(message, request.shard):
             self._refuse(out, message, "sync", "only an accounts shard syncs its reports")
             return False
+        if not self._replaying and not self.fresh(shard_name(request.shard), request.epoch):
+            return False
         link = self.links[request.shard]
         forgotten = link.ack(request.applied)
         overdue = link.retained() if request.gap else link.due()
         if not self._replaying:
             identity = self._identities[request.shard]
             for report in overdue:
-                out.reply(ROUTER, identity, 0, self._encoder.encode(report))
+                out.reply(ROUTER, identity, 0, self._encode_report(report))
         return forgotten > 0
 
     def _route(
@@ -280,7 +294,15 @@ class EngineActor(DurableActor):
         for shard, shard_events in by_shard.items():
             report = self._report(shard, request_seq if shard == origin else 0, now, shard_events)
             if not replaying:
-                out.reply(ROUTER, self._identities[shard], 0, self._encoder.encode(report))
+                out.reply(ROUTER, self._identities[shard], 0, self._encode_report(report))
+
+    def _encode_report(self, report: Report) -> bytes:
+        """A report as it leaves: stamped with this leadership's epoch (retained reports
+        carry none, so a new leader resends them as its own)."""
+        epoch = self.epoch
+        if epoch:
+            report = msgspec.structs.replace(report, epoch=epoch)
+        return self._encoder.encode(report)
 
     def _report(self, shard: int, request_seq: int, now: int, events: list[PrivateEvent]) -> Report:
         """The next report to ``shard``, numbered and retained until the shard syncs."""
@@ -366,3 +388,15 @@ class EngineActor(DurableActor):
             len(engine.stops),
             self.pair_status(),
         )
+
+
+def expired(command: Place | Cancel | CancelAll | Amend | PlaceList | CancelList) -> list[Event]:
+    """The answer to a request that came past its deadline: each order it names is
+    refused ``EXPIRED`` (a cancel-all names none), and nothing is applied."""
+    match command:
+        case Place() | Cancel() | Amend():
+            return [Rejected(command.order_id, command.user_id, "EXPIRED")]
+        case PlaceList():
+            legs = (command.limit, command.stop)
+            return [Rejected(leg.order_id, leg.user_id, "EXPIRED") for leg in legs]
+    return []

@@ -45,6 +45,7 @@ RejectReason = Literal[
     "AMEND_BELOW_FILLED",
     "ORDER_NOT_AMENDABLE",
     "WOULD_TRIGGER_IMMEDIATELY",
+    "EXPIRED",  # the request came past its deadline: refused, never applied
 ]
 
 

@@ -57,6 +57,10 @@ class EngineRequest(_Journaled, tag="request", frozen=True):
     shard: int
     seq: int
     command: Place | Cancel | CancelAll | Amend | PlaceList | CancelList
+    # The client's deadline, in ms on the gateway's clock (0: none): a request that
+    # reaches the engine past it (less the clock skew allowed) is refused, never applied.
+    deadline: int = 0
+    epoch: int = 0  # the sending shard's leadership (set as it leaves; 0: no standby)
 
 
 class DepthQuery(_Journaled, tag="depth_query", frozen=True):
@@ -80,6 +84,7 @@ class Sync(_Journaled, tag="sync", frozen=True):
     shard: int
     applied: int
     gap: bool = False
+    epoch: int = 0  # the sending shard's leadership
 
 
 EngineInbound = EngineRequest | DepthQuery | AdminRequest | StatusQuery | Sync | Tick
@@ -96,6 +101,7 @@ class Report(_Journaled, tag="report", frozen=True):
     request_seq: int
     time: int
     events: list[PrivateEvent]
+    epoch: int = 0  # the sending engine's leadership (set as it leaves; 0: no standby)
 
 
 class DepthReply(_Message, tag="depth", frozen=True):

@@ -1,4 +1,4 @@
-"""The REST endpoints of API.md, grouped by what they touch.
+"""The REST endpoints of docs/api.md, grouped by what they touch.
 
 Invariants: every handler is ``async``, takes validated Structs (bodies and queries) and
 answers a Struct from :mod:`api.wire` or :mod:`gateway.schemas`; every refusal is an

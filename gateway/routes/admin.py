@@ -1,8 +1,11 @@
-"""The operator's endpoints, behind the admin key: halt and resume a market, and totals.
+"""The operator's endpoints, behind the admin key: a market's status, and totals.
 
 Invariants:
 - Every route here passes :func:`gateway.context.admin_guard` first (401 otherwise).
-- A halted market refuses new orders and amends (422 MARKET_HALTED) while cancels work.
+- A halted market refuses new orders and amends (422 MARKET_HALTED) while cancels work;
+  a ``cancel_only`` one the same with 422 MARKET_CANCEL_ONLY; a ``post_only`` one
+  refuses whatever would take (422 POST_ONLY_WOULD_TAKE).  ``halt`` and ``resume`` are
+  the statuses ``halted`` and ``trading``.
 - Totals add every shard's per-asset sums; ``conserved`` says whether
   free + locked + fees == deposits - withdrawals, which holds once every engine report
   in flight has been settled.  A shard that does not answer fails the whole call.
@@ -15,17 +18,23 @@ from typing import Annotated
 
 from litestar import Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import PathParameter
+from litestar.params import JSONBody, PathParameter
 
 from actors.accounts.protocol import AssetTotals, Auth, GetTotals, TotalsReply
-from actors.engine.messages import Halt, Resume
+from actors.engine.messages import Halt, Resume, SetStatus
 from actors.engine.protocol import Ack, AdminRequest
 from bourse.money import format_units
 from gateway.actors import expect
 from gateway.auth import BEARER
 from gateway.context import Gateway, admin_guard
 from gateway.errors import error_responses
-from gateway.schemas import AdminMarketOut, AssetTotalsOut, ShardTotalsOut, TotalsOut
+from gateway.schemas import (
+    AdminMarketOut,
+    AssetTotalsOut,
+    MarketStatusRequest,
+    ShardTotalsOut,
+    TotalsOut,
+)
 
 TAGS = ["admin"]
 MarketPath = Annotated[str, PathParameter(description="BASE-QUOTE")]
@@ -54,6 +63,25 @@ async def resume(gw: NamedDependency[Gateway], market: MarketPath) -> AdminMarke
     name = gw.market(market).name
     expect(await gw.link.engine(name, AdminRequest(Resume())), Ack)
     return AdminMarketOut(market=name, status="trading")
+
+
+@post(
+    "/markets/{market:str}/status",
+    status_code=200,
+    summary="Set a market's status: trading, halted, cancel_only or post_only",
+    description=(
+        "halted and cancel_only take cancels only (new orders get 422 MARKET_HALTED or "
+        "MARKET_CANCEL_ONLY); post_only refuses any order that would take (422 "
+        "POST_ONLY_WOULD_TAKE).  Untriggered stop orders wait until trading resumes."
+    ),
+    responses=error_responses(400, 401, 413, 503, 504),
+)
+async def set_status(
+    gw: NamedDependency[Gateway], market: MarketPath, data: JSONBody[MarketStatusRequest]
+) -> AdminMarketOut:
+    name = gw.market(market).name
+    expect(await gw.link.engine(name, AdminRequest(SetStatus(data.status))), Ack)
+    return AdminMarketOut(market=name, status=data.status)
 
 
 @get(
@@ -111,7 +139,7 @@ def _asset_out(asset: str, decimals: int, sums: list[int]) -> AssetTotalsOut:
 
 router = Router(
     path="/admin",
-    route_handlers=[halt, resume, totals],
+    route_handlers=[halt, resume, set_status, totals],
     guards=[admin_guard],
     security=BEARER,
     tags=TAGS,

@@ -25,6 +25,7 @@ from gateway.schemas import (
     ORDER_ID_PATTERN,
     AmendRequest,
     CancelAllQuery,
+    CancelQuery,
     FillsQuery,
     OrderRequest,
     OrdersQuery,
@@ -42,9 +43,13 @@ ClientOrderIdPath = Annotated[str, PathParameter(pattern=CLIENT_ORDER_ID_PATTERN
     description=(
         "Answered with the order and the fills that happened at once.  An IOC or FOK order "
         "that cannot (fully) fill, or one cut short by self-trade prevention, is answered "
-        "201 with status expired; a post-only order that would take is refused with 422."
+        "201 with status expired; a post-only order that would take is refused with 422.  "
+        "A stop or take-profit order (stop_price) waits outside the book with status new "
+        'and "triggered": false until the last trade price crosses its stop; one whose '
+        "stop would trigger at once is refused with 422 WOULD_TRIGGER_IMMEDIATELY.  A GTD "
+        "order (expire_time) ends with status expired at that time."
     ),
-    responses=error_responses(400, 401, 409, 413, 422, 503, 504),
+    responses=error_responses(400, 401, 409, 408, 413, 422, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
@@ -103,8 +108,12 @@ async def get_order_by_client_id(
 @patch(
     "/orders/{order_id:str}",
     summary="Amend a resting order",
-    description="A smaller qty at the same price keeps priority; a new price loses it.",
-    responses=error_responses(400, 401, 404, 409, 413, 422, 503, 504),
+    description=(
+        "A smaller qty at the same price keeps priority; a new price loses it.  An "
+        "untriggered stop or take-profit order, and a leg of an open OCO list, cannot be "
+        "amended (422 ORDER_NOT_AMENDABLE)."
+    ),
+    responses=error_responses(400, 401, 404, 409, 408, 413, 422, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
@@ -121,14 +130,18 @@ async def amend_order(
     "/orders/{order_id:str}",
     status_code=200,
     summary="Cancel an order",
-    responses=error_responses(400, 401, 404, 422, 503, 504),
+    dependencies=query(CancelQuery),
+    responses=error_responses(400, 401, 404, 408, 422, 503, 504),
     security=BEARER,
     tags=TAGS,
 )
 async def cancel_order(
-    gw: NamedDependency[Gateway], auth: NamedDependency[Auth], order_id: OrderId
+    gw: NamedDependency[Gateway],
+    auth: NamedDependency[Auth],
+    order_id: OrderId,
+    params: NamedDependency[CancelQuery],
 ) -> OrderOut:
-    return await operations.cancel_order(gw, auth, order_id)
+    return await operations.cancel_order(gw, auth, order_id, params.recv_window_ms)
 
 
 @delete(
@@ -136,7 +149,7 @@ async def cancel_order(
     status_code=200,
     summary="Cancel every open order, or those of one market",
     dependencies=query(CancelAllQuery),
-    responses=error_responses(400, 401, 503, 504),
+    responses=error_responses(400, 401, 408, 503, 504),
     security=BEARER,
     tags=TAGS,
 )

@@ -30,28 +30,43 @@ from gateway.actors import expect
 from gateway.context import Gateway
 from gateway.errors import ApiError, error_responses, invalid
 from gateway.query import query
-from gateway.schemas import DepthQuery, KlinesQuery, MarketOut, TickersQuery, TradesQuery
+from gateway.schemas import (
+    DepthQuery,
+    KlinesQuery,
+    MarketOut,
+    MarketStatus,
+    TickersQuery,
+    TradesQuery,
+)
 
 TAGS = ["market data"]
-MarketStatus = Literal["trading", "halted", "unavailable"]
 
 
-@get("/markets", tags=TAGS, summary="Markets and their rules", responses=error_responses())
+@get(
+    "/markets",
+    tags=TAGS,
+    summary="Markets and their rules",
+    description=(
+        "status is trading, halted, cancel_only or post_only (set by the operator), or "
+        "unavailable when the market's engine does not answer."
+    ),
+    responses=error_responses(),
+)
 async def markets(gw: NamedDependency[Gateway]) -> list[MarketOut]:
     names = list(gw.config.markets)
     statuses = await asyncio.gather(*(_status(gw, name) for name in names))
     return [_market_out(gw.config.markets[n], s) for n, s in zip(names, statuses, strict=True)]
 
 
-async def _status(gw: Gateway, market: str) -> MarketStatus:
+async def _status(gw: Gateway, market: str) -> MarketStatus | Literal["unavailable"]:
     try:
         reply = await gw.link.engine_status(market)
     except ApiError:
         return "unavailable"
-    return "halted" if reply.halted else "trading"
+    return reply.status
 
 
-def _market_out(market: Market, status: MarketStatus) -> MarketOut:
+def _market_out(market: Market, status: MarketStatus | Literal["unavailable"]) -> MarketOut:
     return MarketOut(
         market=market.name,
         base=market.base,

@@ -56,6 +56,7 @@ from gateway.clientaddr import packed
 from gateway.context import Gateway
 from gateway.errors import ApiError, invalid, unauthenticated, validation_error
 from gateway.ratelimit import Budgets
+from gateway.schemas import BatchResultOut
 from gateway.ws import messages
 from gateway.ws.messages import Message, Refusal, RequestId
 from gateway.ws.ops import AUTH, OPS, SESSION_SET, Op, SessionParams, unknown_op
@@ -63,6 +64,7 @@ from gateway.ws.ops import AUTH, OPS, SESSION_SET, Op, SessionParams, unknown_op
 log = logging.getLogger("gateway")
 
 OPEN = frozenset(("new", "partially_filled"))
+PLACING = frozenset(("order.place", "order.batch"))  # ops whose answers are orders placed
 PRUNE_FLOOR = 1024  # tracked orders before they are first checked against the open ones
 CANCEL_BATCH = 256  # cancels on disconnect sent at once
 _LIMITED = ApiError(429, "RATE_LIMITED", "too many requests: slow down")
@@ -274,12 +276,14 @@ class Connection:
     # --- what the connection placed ------------------------------------------------------------
 
     def _track(self, op: str, result: Any) -> None:
-        orders = result if isinstance(result, list) else [result]
-        for order in orders:
+        items = result if isinstance(result, list) else [result]
+        placing = op in PLACING
+        for item in items:
+            order = item.order if isinstance(item, BatchResultOut) else item
             if not isinstance(order, OrderOut):
                 continue
             number = int(order.order_id)
-            if op == "order.place" and order.status in OPEN:
+            if placing and order.status in OPEN:
                 self.placed.add(number)
             elif order.status not in OPEN:
                 self.placed.discard(number)

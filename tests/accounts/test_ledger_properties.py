@@ -1,6 +1,6 @@
 """Random command streams through real Ledgers and MatchingEngines (in one process):
-DESIGN.md's money invariants after every command, and every user's holdings equal to a
-reference computed independently from the trades."""
+the money invariants (docs/architecture.md) after every command, and every user's
+holdings equal to a reference computed independently from the trades."""
 
 from __future__ import annotations
 

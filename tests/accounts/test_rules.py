@@ -23,6 +23,7 @@ MARKET = load_config(Path(__file__).resolve().parents[2] / "configs" / "local.to
 AUTH = Auth(1, b"k" * 32)
 PRICE = 30_000_000_000  # 30,000 USDT
 QTY = 10_000_000  # 0.1 BTC
+NOW = 1_700_000_000_000  # the turn's stamped time
 TOO_BIG = (MAX_UNITS // 10_000 + 1) * 10_000  # on the grid, above MAX_UNITS
 
 
@@ -174,7 +175,7 @@ REFUSED: dict[str, tuple[PlaceOrder, int, str, str | None]] = {
 def test_an_order_the_rules_refuse_is_named(
     request_: PlaceOrder, status: int, code: str, field: str | None
 ) -> None:
-    error = check_order(MARKET, request_)
+    error = check_order(MARKET, request_, NOW)
     assert error is not None
     assert (error.status, error.code, error.field) == (status, code, field)
     assert error.message
@@ -198,7 +199,7 @@ ACCEPTED: dict[str, PlaceOrder] = {
 
 @pytest.mark.parametrize("request_", ACCEPTED.values(), ids=ACCEPTED)
 def test_an_order_within_the_rules_passes(request_: PlaceOrder) -> None:
-    assert check_order(MARKET, request_) is None
+    assert check_order(MARKET, request_, NOW) is None
 
 
 def resting(filled_qty: int = 0) -> Order:

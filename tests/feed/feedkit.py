@@ -139,7 +139,7 @@ def qty_text(units: int, market: str) -> str:
 
 
 def crc(asks: list[list[str]], bids: list[list[str]]) -> int:
-    """API.md's checksum, written from the text of the contract, not from feed/book.py."""
+    """docs/api.md's checksum, written from the text of the contract, not from feed/book.py."""
     text = ":".join(f"{p}:{q}" for p, q in asks[:10])
     if bids[:10]:
         text += (":" if text else "") + ":".join(f"{p}:{q}" for p, q in bids[:10])

@@ -248,7 +248,7 @@ def shard_of(user_id: str) -> int:
 
 
 def error(response: httpx.Response, status: int, code: str, field: str | None = None) -> None:
-    """The response is API.md's error body with this status, code and (absent) field."""
+    """The response is docs/api.md's error body with this status, code and (absent) field."""
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
     assert body["code"] == code, body

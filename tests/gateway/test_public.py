@@ -166,6 +166,12 @@ def test_the_openapi_document_and_its_page(api: Api) -> None:
         ("delete", "/api/v1/orders/{order_id}"),
         ("get", "/api/v1/orders/by-client-id/{client_order_id}"),
         ("get", "/api/v1/fills"),
+        ("post", "/api/v1/orders/batch"),
+        ("post", "/api/v1/orders/batch-cancel"),
+        ("post", "/api/v1/orders/cancel-after"),
+        ("post", "/api/v1/order-lists"),
+        ("get", "/api/v1/order-lists/{list_id}"),
+        ("delete", "/api/v1/order-lists/{list_id}"),
         ("post", "/api/v1/keys"),
         ("get", "/api/v1/keys"),
         ("delete", "/api/v1/keys/{key_id}"),
@@ -173,6 +179,7 @@ def test_the_openapi_document_and_its_page(api: Api) -> None:
         ("get", "/api/v1/health"),
         ("post", "/api/v1/admin/markets/{market}/halt"),
         ("post", "/api/v1/admin/markets/{market}/resume"),
+        ("post", "/api/v1/admin/markets/{market}/status"),
         ("get", "/api/v1/admin/totals"),
     }
     assert {(m, p) for p, item in paths.items() for m in item} == expected

@@ -76,7 +76,7 @@ def test_every_op_answers_as_its_rest_twin(
     refused(ws.call("orders.list", {"limit": 0}), 400, "INVALID_FIELD", "limit")
     refused(ws.call("orders.list", {"sttus": "all"}), 400, "INVALID_FIELD", "sttus")
     refused(ws.call("order.get", {"order_id": "1" * 25}), 400, "INVALID_FIELD", "order_id")
-    refused(ws.call("order.batch", {"orders": []}), 400, "INVALID_FIELD", "op")
+    refused(ws.call("order.batch", {"orders": []}), 400, "INVALID_FIELD", "orders")
     assert ok(ws.call("session.set", {"cancel_on_disconnect": True})) == {
         "cancel_on_disconnect": True
     }
@@ -262,4 +262,4 @@ def test_the_openapi_page_links_to_the_protocols_description(api: Api) -> None:
     assert document["externalDocs"]["url"] == "/docs/api"
     notes = api.get("/docs/api")
     assert notes.status_code == 200 and notes.headers["content-type"].startswith("text/markdown")
-    assert "## Order entry over WebSocket" in notes.text and "session.set" in notes.text
+    assert "## WebSocket: order entry" in notes.text and "session.set" in notes.text

@@ -1,18 +1,30 @@
-// Order entry: buy/sell, limit/market, price, quantity or total, time in force,
+// Order entry: buy/sell, limit, market, stop-limit, stop-market or take-profit; stop
+// price, price, quantity or total; time in force (GTD with a date-time picker),
 // post-only, available balance, fee estimate; errors shown beside their field.
 
 import { ApiError, api, errorText } from './api';
 import { h, setText } from './dom';
 import { divDec, fixed, floorToStep, isDecimal, isZero, mulDec, trimZeros } from './format';
+import {
+  FORM_LABELS,
+  FORM_TYPES,
+  type FormType,
+  fieldsFor,
+  isConditional,
+  isLimitTwin,
+  localDateTimeMs,
+  toLocalDateTime,
+  triggerText,
+} from './orderKinds';
 import { apiKey, onApiKeyChange } from './session';
 import { type MarketInfo, store } from './store';
-import type { Order, OrderRequest, OrderType, Side, TimeInForce } from './types';
+import type { Order, OrderRequest, Side, TimeInForce } from './types';
 
 /** Inputs that can carry a field error from the API. */
-const FIELDS = ['price', 'qty', 'quote_qty'] as const;
+const FIELDS = ['stop_price', 'price', 'qty', 'quote_qty'] as const;
 type Field = (typeof FIELDS)[number];
-/** Limit-order options that can carry a field error too. */
-const OPTION_FIELDS = ['time_in_force', 'post_only'] as const;
+/** Options that can carry a field error too. */
+const OPTION_FIELDS = ['time_in_force', 'post_only', 'expire_time'] as const;
 type OptionField = (typeof OPTION_FIELDS)[number];
 type ErrorSlot = Field | OptionField | 'form';
 
@@ -37,6 +49,13 @@ function fieldName(field: string | undefined): string | undefined {
   return parts[parts.length - 1];
 }
 
+const MISSING: Record<Field, string> = {
+  stop_price: 'Enter a stop price',
+  price: 'Enter a price',
+  qty: 'Enter an amount',
+  quote_qty: 'Enter a total',
+};
+
 interface Deps {
   /** Called after an order was accepted (or may have been), to refresh the account panels. */
   onPlaced: () => void;
@@ -45,7 +64,7 @@ interface Deps {
 
 export class OrderForm {
   private side: Side = 'buy';
-  private type: OrderType = 'limit';
+  private type: FormType = 'limit';
   private market: MarketInfo | null = null;
   private busy = false;
 
@@ -55,16 +74,16 @@ export class OrderForm {
     { type: 'button', class: 'seg sell', 'data-testid': 'order-side-sell' },
     'Sell',
   );
-  private readonly typeLimit = h(
-    'button',
-    { type: 'button', class: 'tab', 'data-testid': 'order-type-limit' },
-    'Limit',
-  );
-  private readonly typeMarket = h(
-    'button',
-    { type: 'button', class: 'tab', 'data-testid': 'order-type-market' },
-    'Market',
-  );
+  private readonly typeButtons = Object.fromEntries(
+    FORM_TYPES.map((t) => [
+      t,
+      h(
+        'button',
+        { type: 'button', class: 'tab', 'data-testid': `order-type-${t.replace(/_/g, '-')}` },
+        FORM_LABELS[t],
+      ),
+    ]),
+  ) as Record<FormType, HTMLButtonElement>;
 
   private readonly inputs: Record<Field, HTMLInputElement>;
   private readonly errors: Record<ErrorSlot, HTMLElement>;
@@ -72,6 +91,9 @@ export class OrderForm {
   private readonly rows: Record<Field, HTMLElement>;
   private readonly tif: HTMLSelectElement;
   private readonly postOnly: HTMLInputElement;
+  private readonly postOnlyLabel: HTMLElement;
+  private readonly expire: HTMLInputElement;
+  private readonly expireRow: HTMLElement;
   private readonly optionsRow: HTMLElement;
   private readonly available = h('span', { 'data-testid': 'order-available' }, '—');
   private readonly total = h('span', { 'data-testid': 'order-total' }, '—');
@@ -99,6 +121,7 @@ export class OrderForm {
         'data-testid': `order-${name.replace('_', '-')}`,
       });
     this.inputs = {
+      stop_price: input('stop_price', 'Stop price'),
       price: input('price', 'Price'),
       qty: input('qty', 'Amount'),
       quote_qty: input('quote_qty', 'Total'),
@@ -106,14 +129,17 @@ export class OrderForm {
     const err = (name: string) =>
       h('div', { class: 'field-error', id: `error-${name}`, 'data-testid': `error-${name}`, role: 'alert' });
     this.errors = {
+      stop_price: err('stop_price'),
       price: err('price'),
       qty: err('qty'),
       quote_qty: err('quote_qty'),
       time_in_force: err('time_in_force'),
       post_only: err('post_only'),
+      expire_time: err('expire_time'),
       form: err('form'),
     };
     this.units = {
+      stop_price: h('span', { class: 'unit' }),
       price: h('span', { class: 'unit' }),
       qty: h('span', { class: 'unit' }),
       quote_qty: h('span', { class: 'unit' }),
@@ -127,6 +153,7 @@ export class OrderForm {
         this.errors[name],
       );
     this.rows = {
+      stop_price: fieldRow('stop_price', 'Stop price (triggers on the last trade price)'),
       price: fieldRow('price', 'Price'),
       qty: fieldRow('qty', 'Amount'),
       quote_qty: fieldRow('quote_qty', 'Total'),
@@ -145,11 +172,38 @@ export class OrderForm {
       h('option', { value: 'GTC', title: 'Good till cancelled' }, 'GTC'),
       h('option', { value: 'IOC', title: 'Immediate or cancel' }, 'IOC'),
       h('option', { value: 'FOK', title: 'Fill or kill' }, 'FOK'),
+      h('option', { value: 'GTD', title: 'Good till date' }, 'GTD'),
     );
     this.postOnly = h('input', { type: 'checkbox', id: 'order-post-only', 'data-testid': 'order-post-only' });
     this.postOnly.addEventListener('change', () => this.refreshEstimates());
-    this.tif.addEventListener('change', () => this.clearError('time_in_force'));
+    this.tif.addEventListener('change', () => {
+      this.clearError('time_in_force');
+      this.clearError('expire_time');
+      if (this.tif.value === 'GTD' && !this.expire.value) {
+        this.expire.value = toLocalDateTime(Date.now() + 24 * 3600 * 1000);
+      }
+      this.layout();
+    });
     this.postOnly.addEventListener('change', () => this.clearError('post_only'));
+    this.postOnlyLabel = h('label', { class: 'inline check', for: 'order-post-only' }, this.postOnly, 'Post only');
+    this.expire = h('input', {
+      class: 'input',
+      id: 'order-expire-time',
+      name: 'expire_time',
+      type: 'datetime-local',
+      step: '60',
+      'aria-label': 'Expires at',
+      'aria-describedby': 'error-expire_time',
+      'data-testid': 'order-expire-time',
+    });
+    this.expire.addEventListener('input', () => this.clearError('expire_time'));
+    this.expireRow = h(
+      'div',
+      { class: 'field', 'data-field': 'expire_time' },
+      h('label', { for: 'order-expire-time' }, 'Expires at (your local time)'),
+      this.expire,
+      this.errors.expire_time,
+    );
     this.optionsRow = h(
       'div',
       {},
@@ -157,10 +211,11 @@ export class OrderForm {
         'div',
         { class: 'form-options' },
         h('label', { class: 'inline', for: 'order-tif' }, 'TIF', this.tif),
-        h('label', { class: 'inline check', for: 'order-post-only' }, this.postOnly, 'Post only'),
+        this.postOnlyLabel,
       ),
       this.errors.time_in_force,
       this.errors.post_only,
+      this.expireRow,
     );
 
     const pct = (p: number) =>
@@ -174,8 +229,9 @@ export class OrderForm {
       'form',
       { class: 'order-form', novalidate: true, 'data-testid': 'order-form' },
       h('div', { class: 'segmented' }, this.sideBuy, this.sideSell),
-      h('div', { class: 'tabs small' }, this.typeLimit, this.typeMarket),
+      h('div', { class: 'tabs small wrap' }, ...FORM_TYPES.map((t) => this.typeButtons[t])),
       h('div', { class: 'kv' }, h('span', { class: 'muted' }, 'Available'), this.available),
+      this.rows.stop_price,
       this.rows.price,
       this.rows.qty,
       this.rows.quote_qty,
@@ -191,8 +247,7 @@ export class OrderForm {
 
     this.sideBuy.addEventListener('click', () => this.setSide('buy'));
     this.sideSell.addEventListener('click', () => this.setSide('sell'));
-    this.typeLimit.addEventListener('click', () => this.setType('limit'));
-    this.typeMarket.addEventListener('click', () => this.setType('market'));
+    for (const t of FORM_TYPES) this.typeButtons[t].addEventListener('click', () => this.setType(t));
     this.form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       void this.place();
@@ -200,7 +255,7 @@ export class OrderForm {
 
     store.on('balances', () => this.refreshAvailable());
     store.on('lastPrice', ({ market }) => {
-      if (market === this.market?.market && this.type === 'market') this.refreshEstimates();
+      if (market === this.market?.market && !isLimitTwin(this.type)) this.refreshEstimates();
     });
     onApiKeyChange(() => this.refreshAvailable());
     this.layout();
@@ -214,9 +269,11 @@ export class OrderForm {
       this.clearErrors();
       setText(this.result, '');
     }
+    setText(this.units.stop_price, m.quote);
     setText(this.units.price, m.quote);
     setText(this.units.qty, m.base);
     setText(this.units.quote_qty, m.quote);
+    this.inputs.stop_price.placeholder = `Stop price (tick ${trimZeros(m.tick)})`;
     this.inputs.price.placeholder = `Price (tick ${trimZeros(m.tick)})`;
     this.inputs.qty.placeholder = `Amount (lot ${trimZeros(m.lot)})`;
     this.inputs.quote_qty.placeholder = `Total to spend`;
@@ -225,7 +282,7 @@ export class OrderForm {
 
   /** Fills the price (from a click in the book or the trades). */
   setPrice(price: string): void {
-    if (this.type === 'market') this.setType('limit');
+    if (!isLimitTwin(this.type)) this.setType('limit');
     this.inputs.price.value = this.market ? fixed(price, this.market.priceDecimals) : price;
     this.clearError('price');
     this.refreshEstimates();
@@ -237,7 +294,7 @@ export class OrderForm {
     this.layout();
   }
 
-  private setType(t: OrderType): void {
+  private setType(t: FormType): void {
     this.type = t;
     this.clearErrors();
     this.layout();
@@ -245,8 +302,7 @@ export class OrderForm {
 
   /** Which inputs the current side/type uses. */
   private visibleFields(): Field[] {
-    if (this.type === 'limit') return ['price', 'qty'];
-    return this.side === 'buy' ? ['quote_qty'] : ['qty'];
+    return fieldsFor(this.type, this.side);
   }
 
   private layout(): void {
@@ -254,17 +310,19 @@ export class OrderForm {
     this.sideSell.classList.toggle('active', this.side === 'sell');
     this.sideBuy.setAttribute('aria-pressed', String(this.side === 'buy'));
     this.sideSell.setAttribute('aria-pressed', String(this.side === 'sell'));
-    this.typeLimit.classList.toggle('active', this.type === 'limit');
-    this.typeMarket.classList.toggle('active', this.type === 'market');
-    this.typeLimit.setAttribute('aria-pressed', String(this.type === 'limit'));
-    this.typeMarket.setAttribute('aria-pressed', String(this.type === 'market'));
+    for (const t of FORM_TYPES) {
+      this.typeButtons[t].classList.toggle('active', this.type === t);
+      this.typeButtons[t].setAttribute('aria-pressed', String(this.type === t));
+    }
     const visible = new Set(this.visibleFields());
     for (const f of FIELDS) this.rows[f].hidden = !visible.has(f);
-    this.optionsRow.hidden = this.type !== 'limit';
+    this.optionsRow.hidden = this.type === 'market';
+    this.postOnlyLabel.hidden = this.type !== 'limit';
+    this.expireRow.hidden = this.tif.value !== 'GTD';
     const base = this.market?.base ?? '';
     this.submit.className = `submit ${this.side}`;
     setText(this.submit, this.busy ? 'Sending…' : `${this.side === 'buy' ? 'Buy' : 'Sell'} ${base}`.trim());
-    setText(this.totalLabel, this.type === 'market' && this.side === 'sell' ? 'Total ≈' : 'Total');
+    setText(this.totalLabel, !isLimitTwin(this.type) && this.side === 'sell' ? 'Total ≈' : 'Total');
     this.form.dataset.side = this.side;
     this.form.dataset.type = this.type;
     this.refreshAvailable();
@@ -302,10 +360,12 @@ export class OrderForm {
     const price = this.inputs.price.value.trim();
     const qty = this.inputs.qty.value.trim();
     const quote = this.inputs.quote_qty.value.trim();
-    if (this.type === 'limit') return isDecimal(price) && isDecimal(qty) ? mulDec(price, qty) : null;
+    if (isLimitTwin(this.type)) return isDecimal(price) && isDecimal(qty) ? mulDec(price, qty) : null;
     if (this.side === 'buy') return isDecimal(quote) ? quote : null;
-    const last = this.lastPrice();
-    return isDecimal(qty) && last ? mulDec(qty, last) : null;
+    // a market sell gets about the last price; a stop-market one about its stop price
+    const stop = this.inputs.stop_price.value.trim();
+    const near = isConditional(this.type) ? (isDecimal(stop) ? stop : null) : this.lastPrice();
+    return isDecimal(qty) && near ? mulDec(qty, near) : null;
   }
 
   private refreshEstimates(): void {
@@ -338,7 +398,7 @@ export class OrderForm {
     if (this.side === 'sell') {
       this.inputs.qty.value = floorToStep(share, m.lot);
       this.clearError('qty');
-    } else if (this.type === 'market') {
+    } else if (!isLimitTwin(this.type)) {
       this.inputs.quote_qty.value = floorToStep(share, m.tick);
       this.clearError('quote_qty');
     } else {
@@ -359,10 +419,17 @@ export class OrderForm {
     setText(this.errors[f], '');
     this.errors[f].hidden = true;
     delete this.errors[f].dataset.code;
-    if (isField(f)) {
-      this.inputs[f].classList.remove('invalid');
-      this.inputs[f].removeAttribute('aria-invalid');
+    const input = this.inputOf(f);
+    if (input) {
+      input.classList.remove('invalid');
+      input.removeAttribute('aria-invalid');
     }
+  }
+
+  /** The input an error slot sits beside, if it is one. */
+  private inputOf(f: ErrorSlot): HTMLInputElement | null {
+    if (isField(f)) return this.inputs[f];
+    return f === 'expire_time' ? this.expire : null;
   }
 
   private clearErrors(): void {
@@ -374,9 +441,10 @@ export class OrderForm {
     setText(this.errors[f], text);
     this.errors[f].hidden = false;
     if (code) this.errors[f].dataset.code = code;
-    if (isField(f)) {
-      this.inputs[f].classList.add('invalid');
-      this.inputs[f].setAttribute('aria-invalid', 'true');
+    const input = this.inputOf(f);
+    if (input) {
+      input.classList.add('invalid');
+      input.setAttribute('aria-invalid', 'true');
     }
   }
 
@@ -384,6 +452,8 @@ export class OrderForm {
   private slotFor(name: string | undefined): ErrorSlot | null {
     if (!name) return null;
     if (isField(name)) return this.rows[name].hidden ? null : name;
+    if (name === 'expire_time') return this.optionsRow.hidden || this.expireRow.hidden ? null : name;
+    if (name === 'post_only') return this.optionsRow.hidden || this.postOnlyLabel.hidden ? null : name;
     if (isOptionField(name)) return this.optionsRow.hidden ? null : name;
     return null;
   }
@@ -412,17 +482,29 @@ export class OrderForm {
     for (const f of this.visibleFields()) {
       const v = this.inputs[f].value.trim();
       if (!v) {
-        this.showError(f, f === 'price' ? 'Enter a price' : f === 'qty' ? 'Enter an amount' : 'Enter a total');
+        this.showError(f, MISSING[f]);
         missing = true;
       } else {
         req[f] = v;
       }
     }
-    if (missing) return null;
-    if (this.type === 'limit') {
+    if (this.type !== 'market') {
       req.time_in_force = this.tif.value as TimeInForce;
-      req.post_only = this.postOnly.checked;
+      if (req.time_in_force === 'GTD') {
+        const at = localDateTimeMs(this.expire.value);
+        if (at === null) {
+          this.showError('expire_time', 'Pick the date and time it expires');
+          missing = true;
+        } else if (at <= Date.now()) {
+          this.showError('expire_time', 'Pick a time in the future');
+          missing = true;
+        } else {
+          req.expire_time = at;
+        }
+      }
     }
+    if (missing) return null;
+    if (this.type === 'limit') req.post_only = this.postOnly.checked;
     req.client_order_id = newClientOrderId();
     return req;
   }
@@ -463,9 +545,10 @@ export class OrderForm {
 
   private showPlaced(order: Order, m: MarketInfo): void {
     const what = `${order.side} ${order.qty ?? order.quote_qty ?? ''}`.trim();
-    const at = order.type === 'limit' && order.price ? ` @ ${fixed(order.price, m.priceDecimals)}` : '';
+    const at = isLimitTwin(order.type) && order.price ? ` @ ${fixed(order.price, m.priceDecimals)}` : '';
+    const when = order.triggered === false ? ` when ${triggerText(order)}` : '';
     const filled = order.filled_qty && !isZero(order.filled_qty) ? `, filled ${order.filled_qty}` : '';
-    const text = `Order ${order.status.replace('_', ' ')}: ${what}${at}${filled}`;
+    const text = `Order ${order.status.replace('_', ' ')}: ${what}${at}${when}${filled}`;
     setText(this.result, text);
     this.result.dataset.status = order.status;
     this.result.dataset.orderId = order.order_id;

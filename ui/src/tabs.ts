@@ -6,6 +6,7 @@ import { ApiError, api, errorText } from './api';
 import { debounce, h, setText } from './dom';
 import { addDec, dateTime, divDec, fixed, isZero, trimZeros } from './format';
 import { KeysPanel } from './keys';
+import { triggerText, typeLabel } from './orderKinds';
 import { apiKey } from './session';
 import { type MarketInfo, store } from './store';
 import { type Balance, type Fill, OPEN_STATUSES, type Order } from './types';
@@ -43,6 +44,34 @@ function table<T>(columns: Column<T>[], rows: T[], rowAttrs: (row: T) => Record<
 
 function sideCell(side: string): HTMLElement {
   return h('span', { class: side === 'buy' ? 'up' : 'down' }, side);
+}
+
+/** An untriggered order says so: it waits outside the book for its stop. */
+function typeCell(o: Order): Node {
+  const cell = h('span', {}, typeLabel(o.type));
+  if (o.triggered === false) {
+    cell.append(h('span', { class: 'badge waiting', 'data-testid': 'untriggered' }, 'untriggered'));
+  } else if (o.triggered) {
+    cell.append(h('span', { class: 'badge done', 'data-testid': 'triggered' }, 'triggered'));
+  }
+  return cell;
+}
+
+function tifText(o: Order): string {
+  const tif = o.time_in_force === 'GTD' && o.expire_time ? `GTD ${dateTime(o.expire_time)}` : (o.time_in_force ?? '');
+  return `${tif}${o.post_only ? ' post' : ''}`;
+}
+
+/** Row attributes of an order, with whether it has triggered when it has a stop. */
+function orderRowAttrs(testid: string, o: Order): Record<string, string> {
+  const attrs: Record<string, string> = {
+    'data-testid': testid,
+    'data-order-id': o.order_id,
+    'data-status': o.status,
+    'data-type': o.type,
+  };
+  if (o.triggered !== null && o.triggered !== undefined) attrs['data-triggered'] = String(o.triggered);
+  return attrs;
 }
 
 function fillKey(f: Fill): string {
@@ -398,11 +427,12 @@ export class AccountTabs {
     const openCols: Column<Order>[] = [
       { title: 'Time', cell: (o) => dateTime(o.created_at) },
       { title: 'Side', cell: (o) => sideCell(o.side) },
-      { title: 'Type', cell: (o) => o.type },
+      { title: 'Type', cell: typeCell },
+      { title: 'Trigger', cell: (o) => triggerText(o) || '—' },
       { title: 'Price', num: true, cell: priceOf },
       { title: 'Amount', num: true, cell: qtyOf },
       { title: 'Filled', num: true, cell: filledOf },
-      { title: 'TIF', cell: (o) => `${o.time_in_force ?? ''}${o.post_only ? ' post' : ''}` },
+      { title: 'TIF', cell: tifText },
       { title: 'Status', cell: (o) => o.status.replace('_', ' ') },
       {
         title: '',
@@ -417,11 +447,7 @@ export class AccountTabs {
     ];
     this.panes.open.replaceChildren(
       open.length
-        ? table(openCols, open, (o) => ({
-            'data-testid': 'order-row',
-            'data-order-id': o.order_id,
-            'data-status': o.status,
-          }))
+        ? table(openCols, open, (o) => orderRowAttrs('order-row', o))
         : h('div', { class: 'empty' }, apiKey() ? 'No open orders' : ''),
     );
 
@@ -429,7 +455,7 @@ export class AccountTabs {
     const histCols: Column<Order>[] = [
       { title: 'Time', cell: (o) => dateTime(o.created_at) },
       { title: 'Side', cell: (o) => sideCell(o.side) },
-      { title: 'Type', cell: (o) => o.type },
+      { title: 'Type', cell: typeCell },
       { title: 'Price', num: true, cell: priceOf },
       { title: 'Amount', num: true, cell: qtyOf },
       { title: 'Filled', num: true, cell: filledOf },
@@ -446,11 +472,7 @@ export class AccountTabs {
     this.older.hidden = !apiKey() || this.historyComplete || hist.length === 0;
     this.panes.history.replaceChildren(
       hist.length
-        ? table(histCols, hist, (o) => ({
-            'data-testid': 'history-row',
-            'data-order-id': o.order_id,
-            'data-status': o.status,
-          }))
+        ? table(histCols, hist, (o) => orderRowAttrs('history-row', o))
         : h('div', { class: 'empty' }, apiKey() ? 'No orders yet' : ''),
       this.older,
     );

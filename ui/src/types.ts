@@ -3,8 +3,8 @@
 // since the Unix epoch.
 
 export type Side = 'buy' | 'sell';
-export type OrderType = 'limit' | 'market';
-export type TimeInForce = 'GTC' | 'IOC' | 'FOK';
+export type OrderType = 'limit' | 'market' | 'stop_limit' | 'stop_market' | 'take_profit_limit' | 'take_profit_market';
+export type TimeInForce = 'GTC' | 'IOC' | 'FOK' | 'GTD';
 export type Liquidity = 'maker' | 'taker';
 export type SelfTradePrevention = 'expire_taker' | 'expire_maker' | 'expire_both';
 export type OrderStatus = 'new' | 'partially_filled' | 'filled' | 'cancelled' | 'expired' | 'rejected';
@@ -98,6 +98,13 @@ export interface Order {
   created_at: number;
   updated_at: number;
   fills: Fill[];
+  /** Stop and take-profit orders only (null otherwise). */
+  stop_price: string | null;
+  /** GTD orders only: when the order expires (ms). */
+  expire_time: number | null;
+  /** false until the stop triggers; null for an order without a stop. */
+  triggered: boolean | null;
+  list_id: string | null;
 }
 
 export interface OrderRequest {
@@ -110,6 +117,8 @@ export interface OrderRequest {
   time_in_force?: TimeInForce;
   post_only?: boolean;
   client_order_id?: string;
+  stop_price?: string;
+  expire_time?: number;
 }
 
 export interface UserCreated {
