@@ -88,6 +88,42 @@ def test_each_scope_allows_exactly_its_calls(api: Api, users: Users) -> None:
         ("trade", "DELETE", "/api/v1/orders/1", {}),
         ("trade", "DELETE", "/api/v1/orders", {"params": {"market": "ETH-USDT"}}),
         ("trade", "POST", "/api/v1/deposits", {"json": {"asset": "USDT", "amount": "1"}}),
+        (
+            "trade",
+            "POST",
+            "/api/v1/orders/batch",
+            {
+                "json": {
+                    "orders": [
+                        {
+                            "market": "BTC-USDT",
+                            "side": "buy",
+                            "type": "limit",
+                            "price": "9000",
+                            "qty": "0.1",
+                        }
+                    ]
+                }
+            },
+        ),
+        ("trade", "POST", "/api/v1/orders/batch-cancel", {"json": {"order_ids": ["1"]}}),
+        ("trade", "POST", "/api/v1/orders/cancel-after", {"json": {"timeout_ms": 0}}),
+        (
+            "trade",
+            "POST",
+            "/api/v1/order-lists",
+            {
+                "json": {
+                    "market": "BTC-USDT",
+                    "side": "sell",
+                    "qty": "0.01",
+                    "price": "90000",
+                    "stop_price": "1000",
+                }
+            },
+        ),
+        ("trade", "DELETE", "/api/v1/order-lists/1", {}),
+        ("read", "GET", "/api/v1/order-lists/1", {}),
         ("withdraw", "POST", "/api/v1/withdrawals", {"json": {"asset": "USDT", "amount": "1"}}),
         ("keys", "GET", "/api/v1/keys", {}),
         ("keys", "POST", "/api/v1/keys", {"json": {"label": "more", "scopes": ["read"]}}),

@@ -263,3 +263,33 @@ def test_the_openapi_page_links_to_the_protocols_description(api: Api) -> None:
     notes = api.get("/docs/api")
     assert notes.status_code == 200 and notes.headers["content-type"].startswith("text/markdown")
     assert "## WebSocket: order entry" in notes.text and "session.set" in notes.text
+
+
+def test_batches_and_the_dead_mans_switch_over_the_websocket(
+    api: Api, users: Users, entry: Callable[[], OrderEntry]
+) -> None:
+    trader = users(USDT="100000")
+    ws = entry()
+    ok(ws.auth(trader.key))
+    order = {"market": "BTC-USDT", "side": "buy", "type": "limit", "qty": "0.1"}
+    results = ok(
+        ws.call(
+            "order.batch",
+            {"orders": [{**order, "price": "15000"}, {**order, "price": "15000.001"}]},
+        )
+    )
+    assert results[0]["status"] == 201 and results[0]["order"]["status"] == "new"
+    assert results[1]["status"] == 400 and results[1]["error"]["code"] == "OFF_TICK"
+    armed = ok(ws.call("cancel_after", {"timeout_ms": 60_000}))
+    assert armed["trigger_time"] == armed["now"] + 60_000
+    assert ok(ws.call("cancel_after", {"timeout_ms": 0}))["trigger_time"] is None
+    refused(ws.call("cancel_after", {"timeout_ms": 5}), 400, "INVALID_FIELD", "timeout_ms")
+    placed = results[0]["order"]["order_id"]
+    cancelled = ok(ws.call("order.cancel", {"order_id": placed, "recv_window_ms": 2000}))
+    assert cancelled["status"] == "cancelled"
+    refused(
+        ws.call("order.cancel", {"order_id": placed, "recv_window_ms": 5}),
+        400,
+        "INVALID_FIELD",
+        "recv_window_ms",
+    )
