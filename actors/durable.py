@@ -19,6 +19,11 @@ Invariants:
 - An actor with a standby (:mod:`actors.pair`) serves clients only while it leads; the
   turn's outputs leave only once the follower holds the records they depend on.  An
   actor without one serves from the start, as always.
+- ``applying`` is the journal's length counting the record being applied (live or in a
+  replay); ``applied`` runs once the records applied so far are committed (after a
+  turn's commit, after each replayed run of records) and ``make_durable`` before a
+  snapshot is begun: the hooks of state an actor keeps beside its snapshot (a shard's
+  history store).
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ class DurableActor(Actor):
     snapshot_begun: int = 0  # journal records the newest snapshot begun covers
     snapshot_covers: int = 0  # journal records the newest snapshot on disk covers
     snapshot_failures: int = 0
+    applying: int = 0
 
     def open_journal(self, config: Config) -> None:
         """Recover the state from disk; call once, before serving."""
@@ -73,6 +79,7 @@ class DurableActor(Actor):
         snapshot, covered, entries = self.journal.recover()
         if snapshot is not None:
             self.restore(snapshot)
+        self.recovered(covered)
         self.snapshot_begun = self.snapshot_covers = covered
         self.apply_entries(entries)
         self.replayed = len(entries)
@@ -95,12 +102,30 @@ class DurableActor(Actor):
         throwaway = Outbox()
         replay = self.replay
         decode = _decoder.decode
+        first = self.journal.next_index - len(payloads)
         for count, payload in enumerate(payloads, 1):
             entry = decode(payload)
+            self.applying = first + count
             replay(Inbound(entry.socket, entry.peer, entry.rid, entry.body), entry.time, throwaway)
             if count % 1024 == 0:
                 throwaway.clear()
+                self.applied()
         throwaway.clear()
+        self.applied()
+
+    def recovered(self, covered: int) -> None:
+        """The snapshot covering the first ``covered`` records is restored (or there was
+        none: 0); the records after it are replayed next."""
+
+    def applied(self) -> None:
+        """The records applied so far are committed to the journal."""
+
+    def make_durable(self) -> None:
+        """A snapshot is about to begin: make durable what it relies on besides itself."""
+
+    def install_state(self) -> bytes:
+        """The state a follower that needs everything is sent (``restore`` takes it)."""
+        return self.snapshot_state()
 
     # --- the runtime's hooks, with or without a standby -----------------------------------
 
@@ -184,6 +209,7 @@ class DurableActor(Actor):
         self.journal.append(
             _encoder.encode(Entry(now, message.socket, message.peer, message.rid, message.body))
         )
+        self.applying = self.journal.appended
 
     def commit(self, out: Outbox) -> None:
         outputs_wait = self.must_sync(out)
@@ -195,6 +221,7 @@ class DurableActor(Actor):
             pair.committed(self.journal.commit(sync=False))
             self.journal.commit(sync=outputs_wait)
             pair.settle(outputs_wait)
+        self.applied()
         self.maybe_snapshot()
 
     def maybe_snapshot(self) -> None:
@@ -208,6 +235,7 @@ class DurableActor(Actor):
         if self.snapshot_writer is None and journaled // every > self.snapshot_begun // every:
             self.snapshot_begun = journaled  # a failure waits as long as a success
             try:
+                self.make_durable()
                 self.snapshot_writer = SnapshotWriter(self.journal, self.snapshot_state)
             except OSError as error:  # no fork (memory, process limit): try again later
                 self.snapshot_failures += 1
@@ -221,6 +249,7 @@ class DurableActor(Actor):
         serve, and the restart should replay nothing)."""
         if self.snapshot_writer is not None:
             self.reap_snapshot(wait=True)
+        self.make_durable()
         self.journal.snapshot(self.snapshot_state())
         self.snapshot_begun = self.snapshot_covers = self.journal.next_index
 

@@ -207,7 +207,7 @@ class Pair:
         if batches is None:
             if self.in_sync:
                 self._set_in_sync(False, "it needs the whole state")
-            state = self.actor.snapshot_state()
+            state = self.actor.install_state()
             index = self.actor.journal.next_index
             log.info(
                 "installing the follower",

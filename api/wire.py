@@ -19,6 +19,7 @@ from bourse.money import format_units
 
 
 class FillOut(msgspec.Struct, frozen=True):
+    fill_id: str  # grows with time within a shard: paging by it sees each fill once
     trade_id: str
     order_id: str
     market: str
@@ -87,6 +88,7 @@ class BalanceOut(msgspec.Struct, frozen=True):
 
 def fill_out(fill: FillView, market: Market) -> FillOut:
     return FillOut(
+        fill_id=str(fill.fill_id),
         trade_id=str(fill.trade_id),
         order_id=str(fill.order_id),
         market=fill.market,

@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -149,6 +150,14 @@ class GatewaySection(_Section, frozen=True):
     signup_burst: int = 10
     admin_per_s: float = 10.0
     admin_burst: int = 100
+    # Proxies (addresses or CIDR blocks) whose X-Forwarded-For names the client; from any
+    # other peer the header is ignored and the client is the socket's peer.
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
+    # Order entry over WebSocket (/api/v1/ws): per connection.
+    ws_max_message_bytes: int = 65_536  # a larger message closes the connection (1009)
+    ws_max_in_flight: int = 256  # requests answered at once; past it reading waits
+    ws_max_refusals: int = 50  # 429 answers in a row before the connection is closed (1008)
+    ws_ping_interval_ms: int = 20_000  # and as long for the pong before closing
 
 
 class RelaySection(_Section, frozen=True):
@@ -674,6 +683,10 @@ _CLIENT_LIMITS = (
     "gateway.signup_burst",
     "gateway.admin_per_s",
     "gateway.admin_burst",
+    "gateway.ws_max_message_bytes",
+    "gateway.ws_max_in_flight",
+    "gateway.ws_max_refusals",
+    "gateway.ws_ping_interval_ms",
     "feed.max_message_bytes",
     "feed.max_message_depth",
     "feed.max_connections",
@@ -698,6 +711,13 @@ def _check_client_limits(raw: ConfigFile) -> None:
         raise ConfigError(f"`gateway.max_header_bytes` must be at least {MIN_HEADER_BYTES}")
     if failures.slow_after < 0:
         raise ConfigError("`auth_failures.slow_after` must not be negative")
+    for index, proxy in enumerate(gateway.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"`gateway.trusted_proxies[{index}]`: {proxy!r} is not an IP address or CIDR block"
+            ) from None
     for name, limits in (("gateway", gateway), ("feed", feed)):
         if limits.max_connections_per_address > limits.max_connections:
             raise ConfigError(

@@ -5,7 +5,8 @@ Invariants:
   process finds a user's shard without a lookup.
 - An order id carries the shard that assigned it (``shard << ORDER_SHIFT``); shards
   count their own orders, so order ids are unique across the exchange without
-  coordination, and fit a signed 64-bit integer.
+  coordination, and fit a signed 64-bit integer.  Fill ids are made the same way from
+  the shard's own count of fills.
 - An API key is ``"<user_id>.<secret>"``: the user id routes it, only a SHA-256 of the
   secret is ever stored.  The secret is drawn by the gateway, so the accounts state
   machine stays free of randomness.
@@ -31,6 +32,10 @@ def shard_of_user(user_id: int) -> int:
 
 
 def make_order_id(shard: int, number: int) -> int:
+    return (shard << ORDER_SHIFT) | number
+
+
+def make_fill_id(shard: int, number: int) -> int:
     return (shard << ORDER_SHIFT) | number
 
 

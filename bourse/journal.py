@@ -31,6 +31,7 @@ from pathlib import Path
 log = logging.getLogger("journal")
 
 _HEADER = struct.Struct(">II")
+FRAME_HEADER = _HEADER.size  # bytes a frame adds to its payload
 KEEP_SNAPSHOTS = 2
 
 
@@ -130,6 +131,11 @@ class Journal:
 
     def append(self, payload: bytes) -> None:
         self._buffer.append(frame(payload))
+
+    @property
+    def appended(self) -> int:
+        """The journal's length counting the entries appended but not yet committed."""
+        return self.next_index + len(self._buffer)
 
     def commit(self, sync: bool = True) -> tuple[int, int, bytes] | None:
         """Write the buffered entries (and make them durable, with ``sync``); the index of

@@ -48,6 +48,8 @@ def announce(config: Config) -> None:
         f"  Trading screen:  {base}/\n"
         f"  API docs:        {base}/schema\n"
         f"  WebSocket feed:  ws://{config.feed_ws.address}:{config.feed_ws.port}/ws\n"
+        f"  Order entry:     ws://{config.gateway.address}:{config.gateway.port}/api/v1/ws"
+        f" ({base}/docs/api)\n"
         f"  Health:          {_summary(health)}\n"
         f"  Admin key:       see configs/local.toml (local use only)\n"
         f"  Status:          bourse --config {config.path} status\n",

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from websockets.asyncio.server import ServerConnection
 
+from actors.accounts.protocol import Auth
 from feed.outbound import Flusher, Frame, Outbound
 
 log = logging.getLogger("feed")
@@ -36,7 +37,7 @@ _session_ids = itertools.count(1)
 class Session:
     """One WebSocket connection: its queue, its channels and, after auth, its user."""
 
-    __slots__ = ("conn", "id", "keys", "out", "user_id")
+    __slots__ = ("auth", "conn", "id", "key_id", "keys", "out", "user_id")
 
     def __init__(self, conn: ServerConnection, out: Outbound) -> None:
         self.id = next(_session_ids)
@@ -44,6 +45,8 @@ class Session:
         self.out = out
         self.keys: set[Key] = set()
         self.user_id: int | None = None
+        self.key_id = 0  # the API key the session authenticated with
+        self.auth: Auth | None = None  # how, to check the key again
 
     def __hash__(self) -> int:
         return self.id

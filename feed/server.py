@@ -40,6 +40,7 @@ from bourse.peers import FEED, FEED_ROUTER
 from feed import metrics
 from feed.auth import Authenticator
 from feed.hub import Hub
+from feed.keys import KeyWatch
 from feed.markets import MarketData
 from feed.protocol import FeedStatus
 from feed.queries import QueryServer
@@ -115,6 +116,8 @@ class FeedServer:
             self.rate.per_second,
         )
         self.security.metrics.register_in(self.websocket.registry)
+        self.keys = KeyWatch(self.websocket.key_revoked, self.websocket.recheck)
+        self.private.on_keys = self.keys.on_event
 
     def _want_snapshot(self, market: str) -> None:
         self.book.want_snapshot(market)

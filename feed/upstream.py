@@ -26,6 +26,8 @@ Invariants:
   ``orders.12``).
 - A private event leaves as the tagged Struct of ``feed/wire.py`` for its channel,
   encoded once to JSON; the hub hands those bytes to every connection of the user.
+- The private SUB also holds every shard's ``keys.<shard>`` topic, whose messages (key
+  revocations and their count) go to ``on_keys`` (feed/keys.py).
 """
 
 from __future__ import annotations
@@ -40,7 +42,15 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from actors.accounts.protocol import BalanceEvent, FillEvent, OrderEvent, PrivateEvent
+from actors.accounts.protocol import (
+    BalanceEvent,
+    FillEvent,
+    KeyRevoked,
+    KeysHeard,
+    OrderEvent,
+    PrivateEvent,
+)
+from actors.accounts.shard import keys_topic
 from actors.engine.protocol import (
     BookMessage,
     DepthQuery,
@@ -308,6 +318,10 @@ class PrivateUpstream:
                 security.connect(self._sub, endpoint, process)
         self._decode = msgspec.msgpack.Decoder(PrivateEvent).decode
         self._users: set[str] = set()
+        self._keys_topics = {keys_topic(shard.shard) for shard in config.shards}
+        for topic in self._keys_topics:
+            self._sub.setsockopt(zmq.SUBSCRIBE, topic)
+        self.on_keys: Callable[[KeyRevoked | KeysHeard], None] = _ignore
 
     def on_first(self, key: Key) -> None:
         if key[0] == USER_KEY:
@@ -327,6 +341,9 @@ class PrivateUpstream:
             if parsed is None:
                 continue
             topic, _, body = parsed
+            if topic in self._keys_topics:
+                self._on_keys(body)
+                continue
             kind, _, user = topic.decode(errors="replace").partition(".")
             if user not in self._users or kind not in PRIVATE_CHANNELS:
                 continue
@@ -339,7 +356,16 @@ class PrivateUpstream:
             if push is not None:
                 publish((kind, user), _json.encode(push))
 
-    def render(self, event: OrderEvent | FillEvent | BalanceEvent) -> PrivatePush | None:
+    def _on_keys(self, body: bytes) -> None:
+        try:
+            event = self._decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            log.error("shard event does not decode", extra={"fields": {"error": str(error)}})
+            return
+        if isinstance(event, KeyRevoked | KeysHeard):
+            self.on_keys(event)
+
+    def render(self, event: PrivateEvent) -> PrivatePush | None:
         """The push for ``event``; None for a market or asset this config does not know."""
         config = self._config
         match event:
@@ -356,3 +382,7 @@ class PrivateUpstream:
 
     def close(self) -> None:
         self._sub.close(linger=0)
+
+
+def _ignore(event: KeyRevoked | KeysHeard) -> None:
+    pass

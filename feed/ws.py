@@ -20,8 +20,10 @@ Invariants:
   ``feed.slow_close_timeout_ms`` to read up to that close frame before it is aborted.
 - A subscription to a channel of a market whose data is stale is told so right after
   its ack (``{"channel": "status", "status": "stale"}``).
-- Private channels need a successful ``auth`` first and carry only that user's events;
-  authenticating as another user drops the previous user's private subscriptions.
+- Private channels need a successful ``auth`` first, with a key that has the ``read``
+  scope and serves the client's address, and carry only that user's events;
+  authenticating as another user drops the previous user's private subscriptions.  A
+  session whose key stops working (revoked, feed/keys.py) is closed with 1008.
 - permessage-deflate is off: every subscriber is sent the very bytes encoded once.
 - Memory per connection is bounded: the kernel send buffer is fixed at
   ``SEND_BUFFER_BYTES`` (no autotuning), the transport holds at most its write limit, the
@@ -48,9 +50,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from bourse.config import AuthFailuresSection, FeedSection
+from bourse.ids import shard_of_user
 from bourse.throttle import AuthFailures, ConnectionSlots, TokenBuckets
 from feed import metrics
-from feed.auth import UNAVAILABLE, Authenticator
+from feed.auth import UNAVAILABLE, Authenticator, Granted
 from feed.hub import USER_KEY, Hub, Key, Session
 from feed.markets import MarketData
 from feed.ops import (
@@ -109,6 +112,7 @@ class FeedWebSocket:
             failures.forget_ms / 1000,
         )
         self.refused: Counter[str] = Counter()
+        self._rechecks: set[asyncio.Task[None]] = set()
         self.registry = metrics.feed_registry(hub, markets, self.refused, rate)
 
     @property
@@ -252,7 +256,7 @@ class FeedWebSocket:
             self.refused[self.auth_attempts.name] += 1
             self._error(session, f"too many auth attempts: retry in {math.ceil(wait)} s")
             return
-        result = await self.authenticator.authenticate(api_key)
+        result = await self.authenticator.authenticate(api_key, address)
         if isinstance(result, str):
             if result != UNAVAILABLE:
                 self.refused["auth_failed"] += 1
@@ -261,13 +265,66 @@ class FeedWebSocket:
                     await asyncio.sleep(delay)
             self._error(session, result)
             return
-        if session.user_id is not None and session.user_id != result:
-            for key in list(session.keys):
-                if key[0] in PRIVATE_CHANNELS or key[0] == USER_KEY:
-                    self.hub.unsubscribe(session, key)
-        session.user_id = result
-        self.hub.subscribe(session, (USER_KEY, str(result)))
-        self.hub.send(session, _encode(OpReply(op="authenticated", user_id=str(result))))
+        if "read" not in result.scopes:
+            self._error(session, "this key lacks the read scope the private channels need")
+            return
+        if session.user_id is not None and session.user_id != result.user_id:
+            self._drop_private(session)
+        self._grant(session, result)
+        user_id = str(result.user_id)
+        self.hub.send(session, _encode(OpReply(op="authenticated", user_id=user_id)))
+
+    def _grant(self, session: Session, granted: Granted) -> None:
+        session.user_id = granted.user_id
+        session.key_id = granted.key_id
+        session.auth = granted.auth
+        self.hub.subscribe(session, (USER_KEY, str(granted.user_id)))
+
+    def _drop_private(self, session: Session) -> None:
+        for key in list(session.keys):
+            if key[0] in PRIVATE_CHANNELS or key[0] == USER_KEY:
+                self.hub.unsubscribe(session, key)
+
+    # --- keys that stop working (feed/keys.py) ----------------------------------------------
+
+    def key_revoked(self, user_id: int, key_id: int) -> None:
+        for session in list(self.hub.sessions):
+            if session.user_id == user_id and session.key_id == key_id:
+                self._end_for_key(session)
+
+    def recheck(self, shard: int) -> None:
+        """Ask the shard again about every key its users' sessions hold."""
+        sessions = [
+            s
+            for s in self.hub.sessions
+            if s.auth is not None and s.user_id is not None and shard_of_user(s.user_id) == shard
+        ]
+        if sessions:
+            task = asyncio.get_running_loop().create_task(self._recheck(sessions))
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
+
+    async def _recheck(self, sessions: list[Session]) -> None:
+        for session in sessions:
+            auth = session.auth
+            if auth is None:
+                continue
+            result = await self.authenticator.still_valid(auth)
+            if isinstance(result, str) and result != UNAVAILABLE and session.auth is auth:
+                self._end_for_key(session)
+
+    def _end_for_key(self, session: Session) -> None:
+        """The session's key no longer works: no more private events, and it closes."""
+        self._drop_private(session)
+        session.user_id = None
+        session.auth = None
+        self.refused["key_revoked"] += 1
+        self._error(session, "the API key was revoked")
+        task = asyncio.get_running_loop().create_task(
+            session.conn.close(1008, "the API key was revoked")
+        )
+        self._rechecks.add(task)
+        task.add_done_callback(self._rechecks.discard)
 
     def _ack(self, session: Session, op: str, request: ChannelRequest) -> None:
         reply = OpReply(

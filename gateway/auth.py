@@ -22,6 +22,7 @@ from litestar.connection import ASGIConnection
 from actors.accounts.protocol import Auth
 from bourse.config import Config
 from bourse.ids import split_api_key, user_id_of_key
+from gateway.clientaddr import packed
 from gateway.errors import unauthenticated
 
 _BEARER = "bearer "
@@ -68,20 +69,22 @@ class Authenticator:
             return None
         return user_id
 
-    def user(self, token: str | None) -> Auth:
-        """The ``Auth`` a user's key stands for; 401 when there is none or it cannot be one."""
+    def user(self, token: str | None, address: str = "") -> Auth:
+        """The ``Auth`` a user's key stands for, calling from ``address`` (the shard
+        checks the key's allowed_ips against it); 401 when there is none or it cannot be
+        one."""
         if token is None:
             raise unauthenticated("send Authorization: Bearer <api_key>")
         parts = split_api_key(token)
         if parts is None or self._config.shard_of_user(parts[0]) is None:
             raise unauthenticated()
-        return Auth(parts[0], parts[1])
+        return Auth(parts[0], parts[1], address=packed(address))
 
     def admin(self, token: str | None) -> None:
         if not self.is_admin_key(token):
             raise unauthenticated("this needs the admin key")
 
-    def caller(self, token: str | None) -> Caller:
+    def caller(self, token: str | None, address: str = "") -> Caller:
         if self.is_admin_key(token):
             return Caller(None, True)
-        return Caller(self.user(token), False)
+        return Caller(self.user(token, address), False)

@@ -24,6 +24,7 @@ from bourse.gcpolicy import settle_after_startup
 from bourse.market import Market
 from gateway.actors import Actors
 from gateway.auth import Authenticator, Caller, bearer_token
+from gateway.clientaddr import ClientAddresses
 from gateway.errors import ApiError, unknown_market
 
 STATE_KEY = "gateway"
@@ -33,6 +34,7 @@ class Gateway:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.auth = Authenticator(config)
+        self.addresses = ClientAddresses(config)
         self.actors: Actors | None = None
         self._signup_shards = itertools.cycle(range(len(config.shards)))
 
@@ -71,11 +73,11 @@ def provide_gateway(state: State) -> Gateway:
 
 
 def provide_auth(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Auth:
-    return gw.auth.user(bearer_token(request))
+    return gw.auth.user(bearer_token(request), gw.addresses.of(request.scope))
 
 
 def provide_caller(request: Request[Any, Any, Any], gw: NamedDependency[Gateway]) -> Caller:
-    return gw.auth.caller(bearer_token(request))
+    return gw.auth.caller(bearer_token(request), gw.addresses.of(request.scope))
 
 
 def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -62,6 +62,17 @@ def unauthenticated(message: str = "missing or wrong API key") -> ApiError:
     return ApiError(401, "UNAUTHENTICATED", message)
 
 
+_PATH_IN_MESSAGE = re.compile(r"`\$\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def validation_error(error: msgspec.ValidationError) -> ApiError:
+    """A msgspec refusal of a JSON value as 400 INVALID_FIELD naming the field, as the
+    REST handlers' refusals name it (for input decoded outside Litestar)."""
+    message = str(error)
+    at = _PATH_IN_MESSAGE.search(message) or _NAMED_IN_MESSAGE.search(message)
+    return ApiError(400, "INVALID_FIELD", message, at.group(1) if at is not None else "params")
+
+
 _encoder = msgspec.json.Encoder()
 
 _HTTP_CODES = {
@@ -190,15 +201,17 @@ _DESCRIPTIONS = {
     400: "Malformed or invalid input: INVALID_FIELD, OFF_TICK, OFF_LOT, NOT_POSITIVE, "
     "OUT_OF_RANGE, UNKNOWN_MARKET, UNKNOWN_ASSET",
     401: "Missing or wrong API key: UNAUTHENTICATED",
-    403: "The key may not do this: FORBIDDEN",
-    404: "No such order for this user (another user's order too): ORDER_NOT_FOUND, USER_NOT_FOUND",
+    403: "The key may not do this: FORBIDDEN, FORBIDDEN_SCOPE (the key lacks the call's "
+    "scope), IP_NOT_ALLOWED (the key does not serve this address)",
+    404: "No such order or key for this user (another user's too): ORDER_NOT_FOUND, "
+    "KEY_NOT_FOUND, USER_NOT_FOUND",
     409: "DUPLICATE_CLIENT_ORDER_ID, DUPLICATE_CLIENT_LIST_ID, AMEND_IN_PROGRESS",
     408: "It reached the exchange past its deadline (recv_window_ms, or the request timeout) "
     "and was not executed, nor ever will be: EXPIRED",
     413: "The body is larger than the gateway accepts: PAYLOAD_TOO_LARGE",
     422: "A valid request the rules refuse: INSUFFICIENT_FUNDS, MIN_NOTIONAL, "
     "POST_ONLY_WOULD_TAKE, MARKET_HALTED, MARKET_CANCEL_ONLY, WOULD_TRIGGER_IMMEDIATELY, "
-    "ORDER_CLOSED, ORDER_NOT_AMENDABLE, AMEND_BELOW_FILLED",
+    "ORDER_CLOSED, ORDER_NOT_AMENDABLE, AMEND_BELOW_FILLED, TOO_MANY_KEYS, LAST_KEYS_KEY",
     429: "Too many requests for this key or address: RATE_LIMITED",
     503: "An actor is down; the outcome may be unknown (query by client_order_id): UNAVAILABLE",
     504: "An actor did not answer in time; the outcome may be unknown: TIMEOUT",

@@ -23,6 +23,11 @@ Invariants:
   requests the keep-alive timeout applies (bytes that begin no request do not restart
   it).  A late head or body is answered 408 when nothing else is being answered, and
   the connection closes.
+- Only a WebSocket upgrade of ``WS_PATH`` (order entry) is handed to the WebSocket
+  protocol, after the same head limits; any other upgrade request is answered as a plain
+  request.  The connection's slot goes with it (:class:`~gateway.ws.protocol.
+  BoundedWebSocketProtocol` gives it back when it closes) and this protocol's timers
+  stop.
 - Every refusal is counted in the worker's ``/metrics`` (``httpmetrics.refused``).
 """
 
@@ -43,6 +48,7 @@ from bourse.config import Config
 from bourse.throttle import ConnectionSlots
 from gateway import httpmetrics
 from gateway.errors import ErrorBody
+from gateway.ws.protocol import WS_PATH, BoundedWebSocketProtocol
 
 _encode = msgspec.json.Encoder().encode
 
@@ -88,6 +94,7 @@ def _refusal(status: int, phrase: str, code: str, message: str) -> bytes:
 _TOO_LARGE = "Request Header Fields Too Large"
 _HEAD_TOO_LARGE = _refusal(431, _TOO_LARGE, "HEADERS_TOO_LARGE", "the headers are too large")
 _TOO_MANY_HEADERS = _refusal(431, _TOO_LARGE, "HEADERS_TOO_LARGE", "there are too many headers")
+_WS_PATH = WS_PATH.encode()
 _TOO_SLOW = _refusal(408, "Request Timeout", "REQUEST_TIMEOUT", "the request came too slowly")
 
 
@@ -112,6 +119,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._piece_len = 0
         self._deadline: asyncio.TimerHandle | None = None
         self._write_deadline: asyncio.TimerHandle | None = None
+        self._upgrade: bool | None = None  # whether this request's upgrade is served
 
     # --- connection -----------------------------------------------------------------------
 
@@ -180,10 +188,32 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 self.send_400_response("Invalid HTTP request received.")
             return False
         except httptools.HttpParserUpgrade:
-            # No upgrade is served here: the request was answered as a plain one, and
-            # the rest of this read is dropped.
+            if self._should_upgrade():
+                self._upgrade_to_websocket()
+            # Otherwise the request was answered as a plain one, and the rest of this
+            # read is dropped.
             return False
         return not self.transport.is_closing()
+
+    def _should_upgrade(self) -> bool:
+        """A WebSocket upgrade of the order entry path, and of nothing else."""
+        if self._upgrade is None:
+            self._upgrade = HttpToolsProtocol._should_upgrade(self) and self._upgrades_path()
+        return self._upgrade
+
+    def _upgrades_path(self) -> bool:
+        try:
+            return bool(httptools.parse_url(self.url).path == _WS_PATH)
+        except httptools.HttpParserInvalidURLError:
+            return False
+
+    def _upgrade_to_websocket(self) -> None:
+        self._disarm()
+        self.handle_websocket_upgrade()
+        protocol = self.transport.get_protocol()
+        if isinstance(protocol, BoundedWebSocketProtocol) and self._address is not None:
+            protocol.hold_slot(self.limits.slots, self._address)
+            self._address = None
 
     # --- parser callbacks -----------------------------------------------------------------
 
@@ -193,6 +223,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self.timeout_keep_alive_task is not None:  # a request: no longer idle
             self._unset_keepalive_if_required()
         HttpToolsProtocol.on_message_begin(self)
+        self._upgrade = None
         self._in_message = self._in_head = True
         self._head_bytes = self._begin_credit
         self._begin_credit = -self._piece_len

@@ -23,6 +23,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    ExternalDocumentation,
     OpenAPIFormat,
     OpenAPIType,
     Operation,
@@ -34,7 +35,9 @@ from litestar.openapi.spec import (
 
 from bourse.config import Config
 from bourse.money import MAX_UNITS
+from gateway.routes.docs import DOCS_PATH
 from gateway.schemas import CLOSED_BODIES, DECIMAL_PATTERN
+from gateway.ws.protocol import WS_PATH
 
 SCHEMA_PATH = "/schema"
 
@@ -46,7 +49,14 @@ def openapi_config(config: Config) -> OpenAPIConfig:
         description=(
             "Spot exchange REST API.  Amounts, prices and quantities are decimal strings; "
             "times are integer milliseconds since the Unix epoch; ids are strings.  Every "
-            'error is {"code", "message"} plus "field" when one input is at fault.'
+            'error is {"code", "message"} plus "field" when one input is at fault.\n\n'
+            "The same operations are served over one WebSocket for clients that trade "
+            f"often: order entry at `{WS_PATH}`, described (with API key scopes and "
+            f"paging through history) in [{DOCS_PATH}]({DOCS_PATH})."
+        ),
+        external_docs=ExternalDocumentation(
+            url=DOCS_PATH,
+            description="Order entry over WebSocket, API key scopes, paging through history",
         ),
         path=SCHEMA_PATH,
         render_plugins=[SwaggerRenderPlugin(path="/")],
@@ -91,17 +101,21 @@ def complete_document(app: Litestar, config: Config) -> None:
                     parameter.schema = Schema(
                         type=OpenAPIType.STRING, enum=markets, description="a market of /markets"
                     )
-                elif parameter.name in TIME_BOUNDS:
+                elif parameter.name in OPTIONAL_INTEGERS:
                     parameter.schema = Schema(
                         type=OpenAPIType.INTEGER,
                         minimum=0,
                         maximum=MAX_UNITS,
-                        description=TIME_BOUNDS[parameter.name],
+                        description=parameter.description or OPTIONAL_INTEGERS[parameter.name],
                     )
 
 
 # Optional query integers: a query cannot say null, and 0 is a real lower bound.
-TIME_BOUNDS = {"start": "first bucket start, ms", "end": "last bucket start, ms"}
+OPTIONAL_INTEGERS = {
+    "start": "first bucket start, ms",
+    "end": "last bucket start, ms",
+    "from_id": "items with an id >= this, oldest first",
+}
 
 
 def _when(field: str, values: list[str], then: Schema, otherwise: Schema) -> Schema:

@@ -18,8 +18,8 @@ Invariants:
   answer is held back ``delay_ms``; from ``block_after`` on, every request from the
   address that sends a token is answered 429 with ``Retry-After`` until the block ends,
   before its key is looked at (a right guess is refused too).
-- The address is the socket's peer: no forwarded-for header is trusted (the gateway
-  faces clients directly).  Memory is bounded by the tables' own bounds.
+- The address is the client's (``gateway.clientaddr``: the socket's peer, or what a
+  trusted proxy forwarded).  Memory is bounded by the tables' own bounds.
 - Each worker process limits on its own; with k workers a key gets up to k times the
   rate.  Only ``/api/`` paths are limited: the UI and the schema are static.
 - Every refusal and failure is counted in ``/metrics`` (``httpmetrics.refused``).
@@ -38,6 +38,7 @@ from bourse.config import Config
 from bourse.throttle import AuthFailures, TokenBuckets
 from gateway import httpmetrics
 from gateway.auth import Authenticator, parse_bearer
+from gateway.clientaddr import ClientAddresses
 from gateway.errors import encode_error, send_error
 
 BUDGET = "budget"  # the route option naming a budget of its own
@@ -57,6 +58,7 @@ class Budgets:
     def __init__(self, config: Config) -> None:
         exchange, gateway, failures = config.exchange, config.raw.gateway, config.raw.auth_failures
         self.auth = Authenticator(config)
+        self.clients = ClientAddresses(config)
         self.users = TokenBuckets(
             exchange.rate_limit_per_s, exchange.rate_limit_burst, "rate_limited_user"
         )
@@ -101,8 +103,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         budgets = self.budgets
-        client = scope.get("client")
-        address = client[0] if client else ""
+        address = budgets.clients.of(scope)
         token = _token(scope)
         if token is not None:
             blocked = budgets.failures.blocked(address)

@@ -186,6 +186,24 @@ class WithdrawalRequest(_Body, frozen=True):
     amount: Amount
 
 
+ScopeName = Literal["read", "trade", "withdraw", "keys"]
+IpOrBlock = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=2,
+        max_length=64,
+        examples=["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"],
+        description="an IPv4 or IPv6 address, or a CIDR block",
+    ),
+]
+
+
+class KeyRequest(_Body, frozen=True):
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["trading bot"])]
+    scopes: Annotated[list[ScopeName], msgspec.Meta(min_length=1, max_length=4)]
+    allowed_ips: Annotated[list[IpOrBlock], msgspec.Meta(max_length=32)] | None = None
+
+
 CLOSED_BODIES: tuple[type[msgspec.Struct], ...] = (
     OrderRequest,
     AmendRequest,
@@ -196,6 +214,7 @@ CLOSED_BODIES: tuple[type[msgspec.Struct], ...] = (
     BatchCancelRequest,
     CancelAfterRequest,
     MarketStatusRequest,
+    KeyRequest,
 )
 
 
@@ -231,10 +250,28 @@ class TickersQuery(QueryParams, frozen=True):
     market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
 
 
+MAX_ID = 2**63 - 1
+FromId = Annotated[
+    int | None,
+    QueryParameter(
+        ge=0, le=MAX_ID, description="items with an id >= this, oldest first (else newest first)"
+    ),
+]
+Since = Annotated[
+    int | None, QueryParameter(ge=0, le=MAX_UNITS, description="items at or after this time, ms")
+]
+Until = Annotated[
+    int | None, QueryParameter(ge=0, le=MAX_UNITS, description="items at or before this time, ms")
+]
+
+
 class OrdersQuery(QueryParams, frozen=True):
     market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
     status: Literal["open", "all"] = "open"
     limit: Limit1000 = 100
+    from_id: FromId = None
+    start: Since = None
+    end: Until = None
 
 
 class CancelAllQuery(QueryParams, frozen=True):
@@ -249,6 +286,9 @@ class CancelQuery(QueryParams, frozen=True):
 class FillsQuery(QueryParams, frozen=True):
     market: Annotated[str | None, QueryParameter(min_length=1, max_length=32)] = None
     limit: Limit1000 = 100
+    from_id: FromId = None
+    start: Since = None
+    end: Until = None
 
 
 # --- answers ----------------------------------------------------------------------------
@@ -269,6 +309,23 @@ class MarketOut(msgspec.Struct, frozen=True):
 class UserOut(msgspec.Struct, frozen=True):
     user_id: str
     api_key: str
+
+
+class KeyOut(msgspec.Struct, frozen=True):
+    key_id: str
+    label: str
+    scopes: list[ScopeName]
+    allowed_ips: list[str]
+    created_at: int
+
+
+class KeyCreatedOut(msgspec.Struct, frozen=True):
+    key_id: str
+    api_key: str
+    label: str
+    scopes: list[ScopeName]
+    allowed_ips: list[str]
+    created_at: int
 
 
 class InfoOut(msgspec.Struct, frozen=True):
@@ -370,6 +427,9 @@ __all__ = [
     "FillsQuery",
     "HealthOut",
     "InfoOut",
+    "KeyCreatedOut",
+    "KeyOut",
+    "KeyRequest",
     "KlinesQuery",
     "MarketOut",
     "MarketStatusRequest",

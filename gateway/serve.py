@@ -3,7 +3,8 @@
 Invariants: listens on the config's gateway address and port with ``gateway.workers``
 processes; with more than one, each worker builds the app itself from ``$BOURSE_CONFIG``
 (an import-string factory), so no socket or context crosses a fork.  Every connection
-is a :class:`~gateway.http_protocol.BoundedHttpProtocol` with the config's limits, and
+is a :class:`~gateway.http_protocol.BoundedHttpProtocol` with the config's limits (an
+order entry WebSocket a :class:`~gateway.ws.protocol.BoundedWebSocketProtocol`), and
 a worker never holds more connections than its file descriptors allow (the soft limit
 is raised to the hard one; ``gateway.max_connections`` is lowered, with a warning, when
 even that is short).  Logs stay the process's JSON lines at warning level; there is no
@@ -22,6 +23,7 @@ from bourse.fdlimit import connections_allowed
 from gateway.actors import gateway_security
 from gateway.app import CONFIG_ENV, asgi_app
 from gateway.http_protocol import BoundedHttpProtocol, ConnectionLimits
+from gateway.ws.protocol import BoundedWebSocketProtocol
 
 
 def serve(config: Config) -> int:
@@ -35,7 +37,14 @@ def serve(config: Config) -> int:
         "port": endpoint.port,
         "loop": "uvloop",
         "http": functools.partial(BoundedHttpProtocol, limits=limits),
-        "ws": "none",
+        # Order entry over WebSocket; only its path upgrades (gateway/http_protocol.py).
+        "ws": functools.partial(
+            BoundedWebSocketProtocol, write_timeout_s=gateway.body_timeout_ms / 1000
+        ),
+        "ws_max_size": gateway.ws_max_message_bytes,
+        "ws_per_message_deflate": False,
+        "ws_ping_interval": gateway.ws_ping_interval_ms / 1000,
+        "ws_ping_timeout": gateway.ws_ping_interval_ms / 1000,
         "lifespan": "on",
         "log_level": "warning",
         "log_config": None,

@@ -34,7 +34,13 @@ Invariants:
   reports (the engine resends what came after and was already kept at the previous
   Sync) and resends each request that has gone
   unanswered for a whole period (the engine ignores numbers it already applied).  So a
-  restart of either side, or a lost message, heals by sequence number.
+  restart of either side, or a lost message, heals by sequence number.  At the same
+  pace it publishes its count of key revocations (``KeysHeard`` on ``keys.<shard>``).
+- The history store (actors/accounts/store.py) is written from committed records
+  only: rows a turn archived are committed to it, and appended to its archive, after
+  the turn's journal commit (and, with a standby, once the standby holds the records).
+  Recovery makes it agree with the snapshot before replaying the journal after it; a
+  standby that needs the whole state gets the archive with it (``install_state``).
 """
 
 from __future__ import annotations
@@ -56,20 +62,24 @@ from actors.accounts.protocol import (
     CancelOrder,
     CancelOrderList,
     CancelOrders,
+    CreateKey,
     CreateUser,
     Deposit,
     ErrorReply,
     GetStatus,
+    KeysHeard,
     PlaceBatch,
     PlaceOrder,
     PlaceOrderList,
+    RevokeKey,
     Withdraw,
 )
-from actors.accounts.shard import LedgerOutput
+from actors.accounts.shard import LedgerOutput, keys_topic
+from actors.accounts.store import SqliteHistory
 from actors.durable import DurableActor
 from actors.engine.protocol import EngineOutbound, EngineRequest, Report, Sync, shard_identity
 from actors.pair import Pair, pair_of
-from bourse.config import Config
+from bourse.config import Config, data_dir
 from bourse.metrics import ActorMetrics
 from bourse.peers import (
     ACCOUNTS_PUB,
@@ -99,6 +109,8 @@ _CHANGES_STATE = (
     PlaceOrderList,
     CancelOrderList,
     CancelAfter,
+    CreateKey,
+    RevokeKey,
 )
 CLOCK = "clock"  # the socket name of the ticks the actor journals; no real socket has it
 # Private topics are ``<kind>.<user id>``: the longest kind and a 64-bit id.
@@ -106,6 +118,14 @@ MAX_TOPIC = len("balances.") + 20
 # The feed holds three topics for each user connected to it; room for 100,000 at once.
 MAX_SUBSCRIPTIONS = 300_000
 _FORBIDDEN = ErrorReply(403, "FORBIDDEN", "this process may not send that request")
+# What ``install_state`` sends: a ledger state and the history archive it counts.  A
+# snapshot (msgpack of a map) never starts with this byte.
+_INSTALL_MAGIC = b"\x00bourse-install\x00"
+
+
+class _InstallImage(msgspec.Struct, array_like=True, frozen=True):
+    state: bytes
+    archive: bytes
 
 
 def engine_socket(market: str) -> str:
@@ -119,6 +139,8 @@ class AccountsActor(DurableActor):
         self.instance = self.process.instances[instance]
         self.name = self.instance.name
         self.metrics_endpoint = self.instance.metrics
+        self.shard = shard
+        self.history: SqliteHistory | None = None  # opened with the journal
         self.ledger = _quiet(Ledger(config, shard))
         self._requests = msgspec.msgpack.Decoder(AccountsRequest)
         self._reports = msgspec.msgpack.Decoder(EngineOutbound)
@@ -126,6 +148,31 @@ class AccountsActor(DurableActor):
         self._last_sync = 0
         self._gap_synced: dict[str, int] = {}
         self._tick = Inbound(CLOCK, b"", 0, b"")
+
+    # --- the history store beside the journal ----------------------------------------------
+
+    def open_journal(self, config: Config) -> None:
+        self.history = SqliteHistory(data_dir() / self.name)
+        self.ledger = _quiet(Ledger(config, self.shard, history=self.history))
+        super().open_journal(config)
+
+    def recovered(self, covered: int) -> None:
+        state = self.ledger.state
+        assert self.history is not None
+        self.history.reconcile(covered, state.archived, state.archived_bytes)
+
+    def applied(self) -> None:
+        if self.history is not None:
+            self.history.flush()
+
+    def make_durable(self) -> None:
+        if self.history is not None:
+            self.history.sync()
+
+    def install_state(self) -> bytes:
+        assert self.history is not None
+        image = _InstallImage(self.snapshot_state(), self.history.archive_bytes())
+        return _INSTALL_MAGIC + self._encoder.encode(image)
 
     def make_pair(self) -> Pair | None:
         return pair_of(self, self.process.instances, self.instance, ACCOUNTS_REPL)
@@ -175,6 +222,7 @@ class AccountsActor(DurableActor):
         due = self.ledger.next_tick()
         if due is not None and due <= now:
             self.record(now, self._tick)
+            self._archiving()
             self.ledger.handle_tick(now, produced)
 
     def must_sync(self, out: Outbox) -> bool:
@@ -227,6 +275,7 @@ class AccountsActor(DurableActor):
             return
         if isinstance(request, _CHANGES_STATE):
             self.record(now, message)
+            self._archiving()
         self.ledger.handle_request(now, message.peer, message.rid, request, produced)
 
     def _engines_up(self) -> dict[str, bool]:
@@ -289,11 +338,18 @@ class AccountsActor(DurableActor):
             if not self.fresh(engine_name(reply.market), reply.epoch):
                 return
             self.record(now, message)
+            self._archiving()
             self.ledger.handle_report(reply, produced)
         else:
             log.warning("engine said", extra={"fields": {"reply": repr(reply)}})
 
+    def _archiving(self) -> None:
+        """Rows archived from now on come from the record just appended."""
+        if self.history is not None:
+            self.history.index = self.applying
+
     def replay(self, message: Inbound, now: int, out: Outbox) -> None:
+        self._archiving()
         produced = LedgerOutput()
         if message.socket == ROUTER:
             request = self._requests.decode(message.body)
@@ -336,6 +392,9 @@ class AccountsActor(DurableActor):
             for request in link.due():
                 out.send(socket, 0, self._encode_request(request))
             out.send(socket, 0, encode(Sync(shard, link.received, epoch=self.epoch)))
+        topic = keys_topic(shard)
+        if self.ledger.changes.listening(topic):
+            out.publish(topic, encode(KeysHeard(shard, self.ledger.state.revocations)))
 
     def register_gauges(self, metrics: ActorMetrics) -> None:
         super().register_gauges(metrics)
@@ -360,7 +419,19 @@ class AccountsActor(DurableActor):
         return self.ledger.snapshot_bytes()
 
     def restore(self, data: bytes) -> None:
-        self.ledger = _quiet(Ledger.restore(self.config, data))
+        """A snapshot's state, or a leader's whole state with its history archive."""
+        if data.startswith(_INSTALL_MAGIC):
+            image = msgspec.msgpack.decode(data[len(_INSTALL_MAGIC) :], type=_InstallImage)
+            self.ledger = _quiet(Ledger.restore(self.config, image.state, self.history))
+            if self.history is not None:
+                self.history.replace(image.archive)
+            return
+        self.ledger = _quiet(Ledger.restore(self.config, data, self.history))
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        if self.history is not None:
+            self.history.close()
 
     def state_hash(self) -> str:
         return self.ledger.state_hash()

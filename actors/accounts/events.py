@@ -1,5 +1,6 @@
 """What handling one message changed for users, published as private events once it is
-handled: on ``fills.<user_id>``, ``orders.<user_id>`` and ``balances.<user_id>``.
+handled: on ``fills.<user_id>``, ``orders.<user_id>`` and ``balances.<user_id>``, and
+key revocations on ``keys.<shard>``.
 
 Invariants:
 - One message's changes publish once, after it is handled whole: an order or a balance
@@ -17,6 +18,7 @@ from actors.accounts.protocol import (
     BalanceView,
     FillEvent,
     FillView,
+    KeyRevoked,
     OrderEvent,
     PrivateEvent,
 )
@@ -24,10 +26,12 @@ from actors.accounts.state import Balance, Order, User
 
 
 class Changes:
-    def __init__(self) -> None:
+    def __init__(self, keys_topic: bytes) -> None:
+        self.keys_topic = keys_topic
         self.orders: dict[int, Order] = {}
         self.balances: set[tuple[int, str]] = set()
         self.fills: list[tuple[int, FillView]] = []
+        self.revocations: list[KeyRevoked] = []
         # Set by the actor from its publisher's subscriptions.
         self.listening: Callable[[bytes], bool] = _everyone
         self.anyone_listening: Callable[[], bool] = _always
@@ -40,6 +44,9 @@ class Changes:
 
     def fill(self, user_id: int, fill: FillView) -> None:
         self.fills.append((user_id, fill))
+
+    def revoked(self, user_id: int, key_id: int, revocations: int) -> None:
+        self.revocations.append(KeyRevoked(user_id, key_id, revocations))
 
     def publish(self, users: dict[int, User], events: list[tuple[bytes, PrivateEvent]]) -> None:
         """Add the changes to ``events`` (topic, event), and forget them."""
@@ -58,6 +65,9 @@ class Changes:
                 if listening(topic):
                     view = balance_view(asset, users[user_id].balance(asset))
                     events.append((topic, BalanceEvent(user_id, view)))
+            if self.revocations and listening(self.keys_topic):
+                events.extend((self.keys_topic, revoked) for revoked in self.revocations)
+        self.revocations.clear()
         self.fills.clear()
         self.orders.clear()
         self.balances.clear()

@@ -10,7 +10,8 @@ Invariants:
   need more locks the difference first, and the order's lock covers both its current
   and its amended shape until the engine answers.
 - An order id is assigned once, carries this shard, and a ``client_order_id`` names at
-  most one of a user's orders (a ``client_list_id`` at most one of their lists).  A list
+  most one of a user's orders, ever (closed orders' ids stay in
+  ``User.closed_client_ids``); a ``client_list_id`` at most one of their lists.  A list
   id comes from the same counter as order ids.
 - Every engine request is numbered on the market's link, kept until the engine answers
   it, and has a ``Pending`` entry that the answering report resolves, but the cancels
@@ -89,7 +90,7 @@ class Orders:
         if error is not None:
             return error
         client_id = request.client_order_id
-        if client_id is not None and client_id in user.client_ids:
+        if client_id is not None and user.used_client_id(client_id):
             return _DUPLICATE_CLIENT_ID
         lock = initial_lock(market, request.side, request.price, request.qty, request.quote_qty)
         refused = self._lock(user, market, request, lock)
@@ -112,9 +113,7 @@ class Orders:
     ) -> AccountsReply | None:
         order = user.orders.get(request.order_id)
         if order is None:
-            return ErrorReply(404, "ORDER_NOT_FOUND", "no such order", "order_id")
-        if not order.is_open:
-            return ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
+            return self._not_open(user, request.order_id)
         pending = Pending("cancel", peer, rid, user.user_id, order.order_id, batch=batch, slot=slot)
         self._to_engine(order.market, Cancel(order.order_id, user.user_id), out, pending)
         return None
@@ -143,9 +142,7 @@ class Orders:
     ) -> AccountsReply | None:
         order = user.orders.get(request.order_id)
         if order is None:
-            return ErrorReply(404, "ORDER_NOT_FOUND", "no such order", "order_id")
-        if not order.is_open:
-            return ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
+            return self._not_open(user, request.order_id)
         amendable = order.type in _LIMIT_TYPES and order.time_in_force in ("GTC", "GTD")
         if not amendable or (order.conditional and not order.triggered) or order.pooled:
             return ErrorReply(
@@ -177,6 +174,13 @@ class Orders:
         command = Amend(order.order_id, user.user_id, request.qty, request.price)
         self._to_engine(order.market, command, out, pending)
         return None
+
+    def _not_open(self, user: User, order_id: int) -> ErrorReply:
+        """Why an order that is not among the user's open ones cannot change."""
+        closed = self.state.history.order(user.user_id, order_id)
+        if closed is None:
+            return ErrorReply(404, "ORDER_NOT_FOUND", "no such order", "order_id")
+        return ErrorReply(422, "ORDER_CLOSED", f"the order is already {closed.status}")
 
     # --- OCO lists --------------------------------------------------------------------------
 
@@ -237,6 +241,8 @@ class Orders:
     ) -> AccountsReply | None:
         oco = user.lists.get(request.list_id)
         if oco is None:
+            if self.state.history.order_list(user.user_id, request.list_id) is not None:
+                return ErrorReply(422, "ORDER_CLOSED", "the order list is already done")
             return ErrorReply(404, "ORDER_NOT_FOUND", "no such order list", "list_id")
         if oco.status != "open":
             return ErrorReply(422, "ORDER_CLOSED", "the order list is already done")

@@ -28,6 +28,8 @@ from actors.replication import PairStatus
 OrderStatus = Literal["new", "partially_filled", "filled", "cancelled", "expired", "rejected"]
 ListStatus = Literal["open", "done"]
 Liquidity = Literal["maker", "taker"]
+Scope = Literal["read", "trade", "withdraw", "keys"]
+SCOPES: tuple[Scope, ...] = ("read", "trade", "withdraw", "keys")
 MAX_BATCH = 20
 MAX_CANCEL_BATCH = 100
 
@@ -45,6 +47,9 @@ class Auth(msgspec.Struct, frozen=True, gc=False, array_like=True, forbid_unknow
     user_id: int
     key_hash: bytes
     admin: bool = False
+    # The client's IP address, packed (4 or 16 bytes; empty when unknown): a key with
+    # allowed_ips serves only the addresses they hold.
+    address: bytes = b""
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -169,6 +174,9 @@ class GetOrder(_Request, tag="get_order", frozen=True):
     auth: Auth
     order_id: int | None = None
     client_order_id: str | None = None
+    # The scope the read is part of: "trade" when the gateway reads an order to amend it
+    # (the answer then goes to the amend, never to the client).
+    scope: Literal["read", "trade"] = "read"
 
 
 class ListOrders(_Request, tag="list_orders", frozen=True):
@@ -176,12 +184,37 @@ class ListOrders(_Request, tag="list_orders", frozen=True):
     market: str | None = None
     open_only: bool = True
     limit: int = 100
+    # Paging (API.md "History without gaps"): ids >= from_id oldest first, else newest
+    # first; times inclusive.
+    from_id: int | None = None
+    start: int | None = None
+    end: int | None = None
 
 
 class ListFills(_Request, tag="list_fills", frozen=True):
     auth: Auth
     market: str | None = None
     limit: int = 100
+    from_id: int | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+class CreateKey(_Request, tag="create_key", frozen=True):
+    auth: Auth
+    secret_hash: bytes
+    label: str
+    scopes: list[Scope]
+    allowed_ips: list[str] = msgspec.field(default_factory=list)
+
+
+class ListKeys(_Request, tag="list_keys", frozen=True):
+    auth: Auth
+
+
+class RevokeKey(_Request, tag="revoke_key", frozen=True):
+    auth: Auth
+    key_id: int
 
 
 class GetTotals(_Request, tag="totals", frozen=True):
@@ -213,6 +246,9 @@ AccountsRequest = (
     | PlaceBatch
     | CancelBatch
     | CancelAfter
+    | CreateKey
+    | ListKeys
+    | RevokeKey
 )
 
 
@@ -236,6 +272,9 @@ class FillView(msgspec.Struct, frozen=True, gc=False):
     fee_asset: str
     liquidity: Liquidity
     time: int
+    # The shard's own number for the fill: it grows with time within a shard, so paging
+    # by it sees every fill once (trade ids are per market).
+    fill_id: int = 0
 
 
 class OrderView(msgspec.Struct, frozen=True, gc=False):
@@ -303,6 +342,24 @@ class UserCreated(_Message, tag="user_created", frozen=True):
 
 class Authenticated(_Message, tag="authenticated", frozen=True):
     user_id: int
+    key_id: int = 0
+    scopes: list[Scope] = msgspec.field(default_factory=list)
+
+
+class KeyView(msgspec.Struct, frozen=True, gc=False):
+    key_id: int
+    label: str
+    scopes: list[Scope]
+    allowed_ips: list[str]
+    created_at: int
+
+
+class KeyReply(_Message, tag="key", frozen=True):
+    key: KeyView
+
+
+class KeysReply(_Message, tag="keys", frozen=True):
+    keys: list[KeyView]
 
 
 class BalancesReply(_Message, tag="balances", frozen=True):
@@ -369,6 +426,8 @@ AccountsReply = (
     | OrderListReply
     | BatchReply
     | SwitchReply
+    | KeyReply
+    | KeysReply
 )
 
 
@@ -390,4 +449,21 @@ class BalanceEvent(_Message, tag="balance", frozen=True):
     balance: BalanceView
 
 
-PrivateEvent = OrderEvent | FillEvent | BalanceEvent
+class KeyRevoked(_Message, tag="key_revoked", frozen=True):
+    """On ``keys.<shard>``: a key stopped working.  Whoever holds a session opened with
+    it (the feed's private channels) ends that session."""
+
+    user_id: int
+    key_id: int
+    revocations: int  # the shard's count of revocations, this one included
+
+
+class KeysHeard(_Message, tag="keys_heard", frozen=True):
+    """On ``keys.<shard>`` every second: how many revocations the shard has made, so a
+    listener that missed one (a dropped message, a restart) learns it did."""
+
+    shard: int
+    revocations: int
+
+
+PrivateEvent = OrderEvent | FillEvent | BalanceEvent | KeyRevoked | KeysHeard

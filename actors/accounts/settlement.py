@@ -14,8 +14,10 @@ Invariants:
 - A reply that a report completes depends only on the request and the engine's
   reports, never on what other requests did to the balances: it may leave before the
   report is journaled (``LedgerOutput.settled``), since a replay says the same.
-- A user keeps at most ``2 * KEEP_CLOSED_ORDERS`` closed orders and ``2 * KEEP_FILLS``
-  fills: beyond that the oldest half goes (and a done list with the first of its legs).
+- Every fill gets the shard's next fill id and is archived as it happens; an order is
+  archived as it closes, with its final view, and leaves memory (its client id stays
+  in ``User.closed_client_ids``); an OCO list is archived and leaves memory once it is
+  done and both its legs are closed.  Memory holds open orders (and lists) only.
 - An item of a batch answers into its slot; the batch is answered once every slot is.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from actors.accounts.history import ArchivedFill, ArchivedList, ArchivedOrder
 from actors.accounts.orders import batch_reply
 from actors.accounts.protocol import (
     AccountsReply,
@@ -35,7 +38,7 @@ from actors.accounts.protocol import (
     OrdersReply,
 )
 from actors.accounts.shard import LedgerOutput, Pending, ShardState
-from actors.accounts.state import Order, OrderList, User, required_lock, spends
+from actors.accounts.state import OPEN_STATUSES, Order, OrderList, User, required_lock, spends
 from actors.engine.messages import (
     Accepted,
     Amended,
@@ -46,14 +49,11 @@ from actors.engine.messages import (
     Triggered,
 )
 from actors.engine.protocol import PrivateEvent, Report
-from bourse.ids import shard_of_user
+from bourse.ids import make_fill_id, shard_of_user
 from bourse.market import FEE_SCALE, Market
 from bourse.money import ceil_div
 
 log = logging.getLogger("ledger")
-
-KEEP_CLOSED_ORDERS = 1000
-KEEP_FILLS = 1000
 
 # How an engine's rejection reads to an API client.
 _ENGINE_REJECTIONS: dict[str, tuple[int, str]] = {
@@ -182,9 +182,9 @@ class Settlement:
         oco.status = "done"
         oco.updated_at = now
         for leg_id in (oco.limit_id, oco.stop_id):
-            leg = user.orders[leg_id]
-            leg.pooled = False
-            if leg.is_open:
+            leg = user.orders.get(leg_id)  # open orders only
+            if leg is not None:
+                leg.pooled = False
                 self._close(market, leg, "rejected", now)
         asset = market.quote if oco.side == "buy" else market.base
         balance = user.balance(asset)
@@ -240,11 +240,11 @@ class Settlement:
             market.quote,
             liquidity,
             now,
+            make_fill_id(state.shard, state.next_fill),
         )
+        state.next_fill += 1
         order.fills.append(fill)
-        user.fills.append(fill)
-        if len(user.fills) > 2 * KEEP_FILLS:
-            del user.fills[:KEEP_FILLS]
+        state.archive(ArchivedFill(user.user_id, fill))
         changes = state.changes
         changes.fill(user.user_id, fill)
         changes.balance(user.user_id, market.base)
@@ -258,10 +258,20 @@ class Settlement:
         order.updated_at = now
         order.pending_amend = None
         self._release_excess(market, order)
-        del self.state.open_orders[order.order_id]
-        user = self.state.users[order.user_id]
+        state = self.state
+        del state.open_orders[order.order_id]
+        user = state.users[order.user_id]
         user.open_orders.pop(order.order_id, None)
-        _forget_old_orders(user)
+        del user.orders[order.order_id]
+        if order.client_order_id is not None:
+            user.client_ids.pop(order.client_order_id, None)
+            user.closed_client_ids[order.client_order_id] = None
+        state.closed[order.order_id] = order
+        state.archive(ArchivedOrder(user.user_id, order.view()))
+        oco = user.lists.get(order.list_id) if order.list_id else None
+        if oco is not None and _over(oco, user):
+            del user.lists[oco.list_id]
+            state.archive(ArchivedList(user.user_id, state.list_view(user, oco)))
 
     def _release_excess(self, market: Market, order: Order) -> None:
         changes = self.state.changes
@@ -285,19 +295,20 @@ class Settlement:
 
     def _resolve(self, pending: Pending, out: LedgerOutput) -> None:
         """Answer the request a report completed."""
-        user = self.state.users[pending.user_id]
+        state = self.state
+        user = state.users[pending.user_id]
         if pending.kind == "cancel_all":
             pending.waiting -= 1
             if pending.waiting:
                 return
-            views = [user.orders[i].view() for i in sorted(pending.orders) if i in user.orders]
+            views = [view for i in sorted(pending.orders) if (view := state.order_view(user, i))]
             out.settled.append((pending.peer, pending.rid, OrdersReply(views)))
             return
         reply: AccountsReply
         if pending.kind == "place_list" or pending.kind == "cancel_list":
-            reply = _list_reply(user, pending)
+            reply = self._list_reply(user, pending)
         else:
-            reply = _order_reply(user, pending)
+            reply = self._order_reply(user, pending)
         batch = pending.batch
         if batch is None:
             out.settled.append((pending.peer, pending.rid, reply))
@@ -307,47 +318,36 @@ class Settlement:
         if batch.waiting == 0:
             out.settled.append((batch.peer, batch.rid, batch_reply(batch)))
 
+    def _order_reply(self, user: User, pending: Pending) -> AccountsReply:
+        view = self.state.order_view(user, pending.order_id)
+        if view is None:
+            return pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
+        if pending.error is None:
+            return OrderReply(view)
+        if pending.error.code == "ORDER_NOT_FOUND" and view.status not in OPEN_STATUSES:
+            # the order filled (or expired) while the cancel or amend was on its way
+            return ErrorReply(422, "ORDER_CLOSED", f"the order is already {view.status}")
+        return pending.error
 
-def _order_reply(user: User, pending: Pending) -> AccountsReply:
-    order = user.orders.get(pending.order_id)
-    if order is None:
-        return pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order")
-    if pending.error is None:
-        return OrderReply(order.view())
-    if pending.error.code == "ORDER_NOT_FOUND" and not order.is_open:
-        # the order filled (or expired) while the cancel or amend was on its way
-        return ErrorReply(422, "ORDER_CLOSED", f"the order is already {order.status}")
-    return pending.error
+    def _list_reply(self, user: User, pending: Pending) -> AccountsReply:
+        state = self.state
+        oco = user.lists.get(pending.order_id)
+        view = (
+            state.list_view(user, oco)
+            if oco is not None
+            else state.history.order_list(user.user_id, pending.order_id)
+        )
+        if view is None:
+            return pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order list")
+        if pending.error is None:
+            return OrderListReply(view)
+        if pending.error.code == "ORDER_NOT_FOUND" and view.status == "done":
+            # a leg traded, triggered or expired while the cancel was on its way
+            return ErrorReply(422, "ORDER_CLOSED", "the order list is already done")
+        return pending.error
 
 
-def _list_reply(user: User, pending: Pending) -> AccountsReply:
-    oco = user.lists.get(pending.order_id)
-    if oco is None:
-        return pending.error or ErrorReply(404, "ORDER_NOT_FOUND", "no such order list")
-    if pending.error is None:
-        return OrderListReply(oco.view(user.orders))
-    if pending.error.code == "ORDER_NOT_FOUND" and oco.status == "done":
-        # a leg traded, triggered or expired while the cancel was on its way
-        return ErrorReply(422, "ORDER_CLOSED", "the order list is already done")
-    return pending.error
-
-
-def _forget_old_orders(user: User) -> None:
-    closed = len(user.orders) - len(user.open_orders)
-    if closed <= 2 * KEEP_CLOSED_ORDERS:
-        return
-    for order_id in sorted(user.orders):
-        if closed <= KEEP_CLOSED_ORDERS:
-            break
-        order = user.orders[order_id]
-        if order.is_open:
-            continue
-        del user.orders[order_id]
-        if order.client_order_id is not None:
-            user.client_ids.pop(order.client_order_id, None)
-        oco = user.lists.get(order.list_id) if order.list_id else None
-        if oco is not None and oco.status == "done":
-            del user.lists[oco.list_id]
-            if oco.client_list_id is not None:
-                user.client_list_ids.pop(oco.client_list_id, None)
-        closed -= 1
+def _over(oco: OrderList, user: User) -> bool:
+    """A list that is done and whose legs are both closed: nothing about it can change."""
+    legs_open = oco.limit_id in user.orders or oco.stop_id in user.orders
+    return oco.status == "done" and not legs_open

@@ -22,6 +22,8 @@ Invariants:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from actors.accounts.protocol import (
@@ -30,6 +32,7 @@ from actors.accounts.protocol import (
     OrderListView,
     OrderStatus,
     OrderView,
+    Scope,
 )
 from actors.engine.messages import PlaceTimeInForce, PlaceType, SelfTradePrevention, Side
 from actors.engine.stops import TWIN
@@ -127,8 +130,9 @@ class OrderList(msgspec.Struct, array_like=True):
     def other_leg(self, order_id: int) -> int:
         return self.stop_id if order_id == self.limit_id else self.limit_id
 
-    def view(self, orders: dict[int, Order]) -> OrderListView:
-        legs = [orders[leg].view() for leg in (self.limit_id, self.stop_id) if leg in orders]
+    def view(self, leg_view: Callable[[int], OrderView | None]) -> OrderListView:
+        """The list with its legs' views (``leg_view`` finds a leg, open or closed)."""
+        legs = [view for leg in (self.limit_id, self.stop_id) if (view := leg_view(leg))]
         return OrderListView(
             self.list_id,
             self.client_list_id,
@@ -141,17 +145,55 @@ class OrderList(msgspec.Struct, array_like=True):
         )
 
 
+class ApiKey(msgspec.Struct, gc=False, array_like=True):
+    """One of a user's keys, found by the SHA-256 of its secret (the only form stored)."""
+
+    key_id: int
+    label: str
+    scopes: list[Scope]
+    # (IP version, network as an integer, prefix length); empty: any address.
+    networks: list[tuple[int, int, int]]
+    created_at: int
+
+
+SIGN_UP_LABEL = "sign-up"
+
+
+def sign_up_key(now: int) -> ApiKey:
+    """A user's first key: every scope, any address."""
+    return ApiKey(1, SIGN_UP_LABEL, ["read", "trade", "withdraw", "keys"], [], now)
+
+
 class User(msgspec.Struct):
     user_id: int
-    key_hash: bytes
+    key_hash: bytes  # the sign-up key of a user from before several keys: see keys.py
     balances: dict[str, Balance] = msgspec.field(default_factory=dict)
+    # Open orders only; a closed order lives in the history store (actors/accounts/history.py).
     orders: dict[int, Order] = msgspec.field(default_factory=dict)
     open_orders: dict[int, None] = msgspec.field(default_factory=dict)
-    client_ids: dict[str, int] = msgspec.field(default_factory=dict)
-    fills: list[FillView] = msgspec.field(default_factory=list)
+    client_ids: dict[str, int] = msgspec.field(default_factory=dict)  # of the open orders
+    fills: list[FillView] = msgspec.field(default_factory=list)  # only in older snapshots
+    # OCO lists while a leg is open or was closed by the current message (then archived).
     lists: dict[int, OrderList] = msgspec.field(default_factory=dict)
-    client_list_ids: dict[str, int] = msgspec.field(default_factory=dict)
+    client_list_ids: dict[str, int] = msgspec.field(default_factory=dict)  # every one used
     cancel_at: int = 0  # when the dead man's switch fires; 0: disarmed
+    keys: dict[bytes, ApiKey] = msgspec.field(default_factory=dict)  # by the secret's hash
+    next_key: int = 1
+    # Every client_order_id of a closed order: with ``client_ids``, every one ever used.
+    # A dict, not a set: its order, hence the snapshot's bytes, must not depend on the
+    # process's string hashing.
+    closed_client_ids: dict[str, None] = msgspec.field(default_factory=dict)
+
+    def used_client_id(self, client_order_id: str) -> bool:
+        return client_order_id in self.client_ids or client_order_id in self.closed_client_ids
+
+    def adopt_sign_up_key(self) -> None:
+        """A user from a snapshot older than several keys has only ``key_hash``: it
+        becomes key 1, as a new user's first key is (done on restore)."""
+        if self.key_hash and not self.keys:
+            self.keys[self.key_hash] = sign_up_key(0)
+            self.key_hash = b""
+            self.next_key = max(self.next_key, 2)
 
     def balance(self, asset: str) -> Balance:
         balance = self.balances.get(asset)

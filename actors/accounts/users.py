@@ -1,10 +1,9 @@
-"""Users of one shard: sign-up, API keys, deposits and withdrawals.
+"""Users of one shard: sign-up, deposits and withdrawals (their keys: keys.py).
 
 Invariants:
 - A user id carries this shard (``bourse.ids``) and is never reused; the shard stores
-  only the SHA-256 of a key's secret, which the gateway drew.
-- A private request is served only with the user's own key (or the admin's, which
-  the gateway checked); anything else is UNAUTHENTICATED, whether or not the user exists.
+  only the SHA-256 of a key's secret, which the gateway drew.  A new user has one key,
+  with every scope.
 - A deposit adds to the free balance and to ``deposits``, a withdrawal takes from the
   free balance (never below zero, never from what orders lock) and adds to
   ``withdrawals``: both keep the shard's conservation equation.  No balance exceeds
@@ -16,7 +15,6 @@ from __future__ import annotations
 from actors.accounts.events import balance_view
 from actors.accounts.protocol import (
     AccountsReply,
-    Auth,
     BalancesReply,
     CreateUser,
     Deposit,
@@ -25,7 +23,7 @@ from actors.accounts.protocol import (
     Withdraw,
 )
 from actors.accounts.shard import ShardState
-from actors.accounts.state import User
+from actors.accounts.state import User, sign_up_key
 from bourse.ids import make_user_id
 from bourse.money import MAX_UNITS
 
@@ -34,22 +32,16 @@ class Users:
     def __init__(self, state: ShardState) -> None:
         self.state = state
 
-    def create(self, request: CreateUser) -> AccountsReply:
+    def create(self, now: int, request: CreateUser) -> AccountsReply:
         if len(request.secret_hash) != 32:
             return ErrorReply(400, "INVALID_FIELD", "secret_hash must be 32 bytes", "secret_hash")
         state = self.state
         user_id = make_user_id(state.shard, state.next_user)
         state.next_user += 1
-        state.users[user_id] = User(user_id, request.secret_hash)
+        state.users[user_id] = User(
+            user_id, b"", keys={request.secret_hash: sign_up_key(now)}, next_key=2
+        )
         return UserCreated(user_id)
-
-    def authenticate(self, auth: Auth) -> User | None:
-        user = self.state.users.get(auth.user_id)
-        if user is None:
-            return None
-        if auth.admin:
-            return user
-        return user if user.key_hash == auth.key_hash else None
 
     def deposit(self, user: User, request: Deposit) -> AccountsReply:
         state = self.state

@@ -22,13 +22,13 @@ from actors.accounts.protocol import (
     BalancesReply,
     CreateUser,
     Deposit,
-    GetBalances,
     UserCreated,
     Withdraw,
 )
 from api.wire import BalanceOut, balance_out
 from bourse.ids import api_key_of, hash_secret, new_secret
 from bourse.money import parse_units
+from gateway import operations
 from gateway.actors import expect
 from gateway.auth import BEARER, Caller, bearer_token
 from gateway.context import Gateway
@@ -142,9 +142,7 @@ async def withdraw(
     responses=error_responses(401, 503, 504),
 )
 async def balances(gw: NamedDependency[Gateway], auth: NamedDependency[Auth]) -> list[BalanceOut]:
-    reply = expect(await gw.link.user(auth, GetBalances(auth)), BalancesReply)
-    assets = gw.config.assets
-    return [balance_out(b, assets[b.asset]) for b in reply.balances if b.asset in assets]
+    return await operations.balances(gw, auth)
 
 
 ROUTES = [create_user, deposit, withdraw, balances]

@@ -14,50 +14,30 @@ Invariants:
   and time in force need, is malformed), or a shard
   that is down or silent (503 / 504: the outcome is unknown, query by
   ``client_order_id``).
+- Handlers only call their operation (gateway/operations.py), which order entry over
+  WebSocket calls too (``order.batch``, ``cancel_after``).
 """
 
 from __future__ import annotations
-
-import re
-from typing import TypeAlias
 
 from litestar import post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from actors.accounts.protocol import (
-    Auth,
-    BatchReply,
-    CancelAfter,
-    CancelBatch,
-    ErrorReply,
-    OrderReply,
-    PlaceBatch,
-    PlaceOrder,
-    SwitchReply,
-)
-from api.wire import order_out
-from bourse.money import AmountError
-from gateway.actors import expect
+from actors.accounts.protocol import Auth
+from gateway import operations
 from gateway.auth import BEARER
 from gateway.context import Gateway
-from gateway.deadlines import Deadline, deadline_for
-from gateway.errors import ApiError, ErrorBody, error_responses
-from gateway.routes.orders import check_shape, place_message
+from gateway.errors import error_responses
 from gateway.schemas import (
-    ORDER_ID_PATTERN,
     BatchCancelRequest,
     BatchOrdersRequest,
     BatchResultOut,
     CancelAfterOut,
     CancelAfterRequest,
-    OrderRequest,
 )
 
 TAGS = ["orders"]
-_ORDER_ID = re.compile(ORDER_ID_PATTERN)
-Slot: TypeAlias = PlaceOrder | BatchResultOut
-Item: TypeAlias = int | BatchResultOut
 
 
 @post(
@@ -76,24 +56,7 @@ Item: TypeAlias = int | BatchResultOut
 async def place_batch(
     gw: NamedDependency[Gateway], auth: NamedDependency[Auth], data: JSONBody[BatchOrdersRequest]
 ) -> list[BatchResultOut]:
-    for index, item in enumerate(data.orders):
-        try:
-            gw.market(item.market)
-            check_shape(item)
-        except ApiError as error:
-            message = f"orders[{index}]: {error.message}"
-            raise ApiError(error.status, error.code, message, error.field) from None
-    deadline = deadline_for(gw, data.recv_window_ms)
-    slots = [_read_order(gw, auth, item, deadline) for item in data.orders]
-    orders = [slot for slot in slots if isinstance(slot, PlaceOrder)]
-    answers: list[OrderReply | ErrorReply] = []
-    if orders:
-        batch = PlaceBatch(auth, orders, deadline=deadline.at_ms)
-        answers = expect(await gw.link.user(auth, batch, deadline.timeout_s), BatchReply).results
-    replies = iter(answers)
-    return [
-        _result(gw, next(replies), 201) if isinstance(slot, PlaceOrder) else slot for slot in slots
-    ]
+    return await operations.place_batch(gw, auth, data)
 
 
 @post(
@@ -111,18 +74,7 @@ async def place_batch(
 async def cancel_batch(
     gw: NamedDependency[Gateway], auth: NamedDependency[Auth], data: JSONBody[BatchCancelRequest]
 ) -> list[BatchResultOut]:
-    items: list[Item] = [
-        int(order_id) if _ORDER_ID.fullmatch(order_id) else _refused(_bad_id(order_id))
-        for order_id in data.order_ids
-    ]
-    ids = [item for item in items if isinstance(item, int)]
-    deadline = deadline_for(gw, data.recv_window_ms)
-    answers: list[OrderReply | ErrorReply] = []
-    if ids:
-        batch = CancelBatch(auth, ids, deadline=deadline.at_ms)
-        answers = expect(await gw.link.user(auth, batch, deadline.timeout_s), BatchReply).results
-    replies = iter(answers)
-    return [_result(gw, next(replies), 200) if isinstance(i, int) else i for i in items]
+    return await operations.cancel_batch(gw, auth, data)
 
 
 @post(
@@ -142,37 +94,7 @@ async def cancel_batch(
 async def cancel_after(
     gw: NamedDependency[Gateway], auth: NamedDependency[Auth], data: JSONBody[CancelAfterRequest]
 ) -> CancelAfterOut:
-    reply = expect(await gw.link.user(auth, CancelAfter(auth, data.timeout_ms)), SwitchReply)
-    return CancelAfterOut(now=reply.now, trigger_time=reply.trigger_time)
-
-
-def _read_order(gw: Gateway, auth: Auth, item: OrderRequest, deadline: Deadline) -> Slot:
-    """One item as the shard's request, or its refusal."""
-    try:
-        return place_message(gw, auth, item, deadline)
-    except ApiError as error:
-        return _refused(error)
-    except AmountError as error:
-        return _refused(ApiError(400, error.code, error.message, error.field))
-
-
-def _bad_id(order_id: str) -> ApiError:
-    return ApiError(400, "INVALID_FIELD", f"{order_id!r} is not an order id", "order_ids")
-
-
-def _refused(error: ApiError) -> BatchResultOut:
-    return BatchResultOut(
-        status=error.status, error=ErrorBody(error.code, error.message, error.field)
-    )
-
-
-def _result(gw: Gateway, reply: OrderReply | ErrorReply, ok: int) -> BatchResultOut:
-    if isinstance(reply, ErrorReply):
-        return BatchResultOut(
-            status=reply.status, error=ErrorBody(reply.code, reply.message, reply.field)
-        )
-    order = reply.order
-    return BatchResultOut(status=ok, order=order_out(order, gw.config.markets[order.market]))
+    return await operations.cancel_after(gw, auth, data)
 
 
 ROUTES = [place_batch, cancel_batch, cancel_after]

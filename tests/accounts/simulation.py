@@ -162,11 +162,14 @@ def check_invariants(sim: Simulation) -> None:
             locked[key] = locked.get(key, 0) + order.locked
         for user in ledger.state.users.values():
             for order in user.orders.values():
-                if not order.is_open:
-                    assert order.locked == 0, f"a closed order holds funds: {order}"
+                # memory holds open orders only: a closed one is in the history store
+                assert order.is_open, f"a closed order is still in memory: {order}"
             for oco in user.lists.values():
-                legs = [user.orders[leg] for leg in (oco.limit_id, oco.stop_id)]
+                ids = (oco.limit_id, oco.stop_id)
+                legs = [user.orders[leg] for leg in ids if leg in user.orders]
+                assert legs, f"a list over (both legs closed) is still in memory: {oco}"
                 if oco.status == "open":
+                    assert len(legs) == 2, oco
                     assert all(leg.is_open and leg.pooled and leg.locked == 0 for leg in legs)
                     rules = config.markets[oco.market]
                     asset = rules.quote if oco.side == "buy" else rules.base

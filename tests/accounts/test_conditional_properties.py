@@ -17,6 +17,7 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simulation import check_invariants
+from test_ledger_history import every_order
 from test_ledger_properties import (
     CONFIG_LOADED,
     LOT,
@@ -212,21 +213,20 @@ def test_a_long_seeded_stream_with_every_kind_of_order() -> None:
     check_reads_change_nothing(run)
     check_replay(run)
     sim = run.sim
-    closed = [
+    # Closed orders live in each shard's history: read every order of every user.
+    every = [
         order
-        for ledger in sim.ledgers
-        for user in ledger.state.users.values()
-        for order in user.orders.values()
+        for auth in run.auths
+        for order in every_order(sim.ledgers[auth.user_id >> 40], auth, 1000)
     ]
-    triggered = [o for o in closed if o.triggered and not o.is_open]
-    expired = [o for o in closed if o.time_in_force == "GTD" and o.status == "expired"]
-    lists_done = [
-        oco
-        for ledger in sim.ledgers
-        for user in ledger.state.users.values()
-        for oco in user.lists.values()
-        if oco.status == "done"
-    ]
+    triggered = [o for o in every if o.triggered and o.status not in ("new", "partially_filled")]
+    expired = [o for o in every if o.time_in_force == "GTD" and o.status == "expired"]
+    lists_done = []
+    for auth in run.auths:
+        for list_id in sorted({o.list_id for o in every if o.list_id}):
+            reply = sim.request(auth.user_id >> 40, GetOrderList(auth, list_id))
+            if isinstance(reply, OrderListReply) and reply.order_list.status == "done":
+                lists_done.append(list_id)
     # The stream did what it is for: stops triggered and finished, GTD orders expired,
     # lists ended, and switches fired (each one a tick in some journal).
     assert len(triggered) > 30 and len(expired) > 30 and len(lists_done) > 30

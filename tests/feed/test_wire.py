@@ -135,6 +135,7 @@ def test_private_push_shapes() -> None:
     assert order["channel"] == "orders" and order["price"] == "30000.00"
     assert order["fills"] == [
         {
+            "fill_id": "0",
             "trade_id": "7",
             "order_id": "9",
             "market": "BTC-USDT",

@@ -2,6 +2,7 @@
 
 import { ApiError, api, errorText } from './api';
 import { h, setText } from './dom';
+import { revealSecret } from './reveal';
 import { apiKey, onApiKeyChange, setApiKey } from './session';
 
 export class AccountBar {
@@ -87,31 +88,14 @@ export class AccountBar {
 
   /** Shows a new key once, with a copy button. */
   private reveal(key: string, userId: string): void {
-    const code = h('code', { 'data-testid': 'api-key-shown' }, key);
-    const copy = h('button', { type: 'button', class: 'btn tiny' }, 'Copy');
-    copy.addEventListener('click', () => {
-      const done = () => setText(copy, 'Copied');
-      if (navigator.clipboard?.writeText) {
-        navigator.clipboard.writeText(key).then(done, () => selectText(code));
-      } else {
-        selectText(code);
-      }
-    });
-    this.shown.replaceChildren(
-      h('div', { class: 'key-reveal-title' }, `Account ${userId} created. Your API key, shown only this once:`),
-      h('div', { class: 'key-reveal-row' }, code, copy),
-      h('div', { class: 'muted' }, 'It is kept in this browser. Save it to sign in elsewhere.'),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'btn tiny',
-          'data-testid': 'api-key-dismiss',
-          onClick: () => (this.shown.hidden = true),
-        },
-        'Done',
-      ),
+    const shown = revealSecret(
+      `Account ${userId} created. Your API key, shown only this once:`,
+      key,
+      'It is kept in this browser. Save it to sign in elsewhere.',
+      () => (this.shown.hidden = true),
+      { secret: 'api-key-shown', dismiss: 'api-key-dismiss' },
     );
+    this.shown.replaceChildren(...shown.childNodes);
     this.shown.hidden = false;
   }
 
@@ -141,12 +125,4 @@ export class AccountBar {
     this.shown.hidden = true;
     setApiKey(null);
   }
-}
-
-function selectText(el: HTMLElement): void {
-  const range = document.createRange();
-  range.selectNodeContents(el);
-  const sel = window.getSelection();
-  sel?.removeAllRanges();
-  sel?.addRange(range);
 }

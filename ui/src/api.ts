@@ -3,10 +3,13 @@
 
 import { apiKey } from './session';
 import type {
+  ApiKeyCreated,
+  ApiKeyInfo,
   Balance,
   Fill,
   Info,
   Interval,
+  KeyRequest,
   Kline,
   Market,
   Order,
@@ -125,14 +128,19 @@ export const api = {
     request<Balance>('POST', '/withdrawals', { auth: true, body: { asset, amount } }),
 
   placeOrder: (order: OrderRequest) => request<Order>('POST', '/orders', { auth: true, body: order }),
-  orders: (market: string | undefined, status: 'open' | 'all', limit = 100) =>
-    request<Order[]>('GET', '/orders', { auth: true, query: { market, status, limit } }),
+  /** Newest first; with `end`, those created at or before it (to page back). */
+  orders: (market: string | undefined, status: 'open' | 'all', limit = 100, end?: number) =>
+    request<Order[]>('GET', '/orders', { auth: true, query: { market, status, limit, end } }),
   orderByClientId: (clientOrderId: string) =>
     request<Order>('GET', `/orders/by-client-id/${encodeURIComponent(clientOrderId)}`, { auth: true }),
   cancelOrder: (orderId: string) => request<Order>('DELETE', `/orders/${encodeURIComponent(orderId)}`, { auth: true }),
   cancelAll: (market?: string) => request<Order[]>('DELETE', '/orders', { auth: true, query: { market } }),
   fills: (market: string | undefined, limit = 100) =>
     request<Fill[]>('GET', '/fills', { auth: true, query: { market, limit } }),
+
+  keys: () => request<ApiKeyInfo[]>('GET', '/keys', { auth: true }),
+  createKey: (body: KeyRequest) => request<ApiKeyCreated>('POST', '/keys', { auth: true, body }),
+  revokeKey: (keyId: string) => request<ApiKeyInfo>('DELETE', `/keys/${encodeURIComponent(keyId)}`, { auth: true }),
 };
 
 /** A message fit for the screen from anything thrown. */

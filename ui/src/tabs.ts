@@ -1,19 +1,24 @@
-// Account panels: open orders, order history and fills (tabs), balances with
-// deposit and withdraw. Kept current by the private channels and by REST
-// re-fetches after every action.
+// Account panels: open orders, order history (paged back as far as it goes), fills
+// and API keys (tabs), balances with deposit and withdraw. Kept current by the
+// private channels and by REST re-fetches after every action.
 
 import { ApiError, api, errorText } from './api';
 import { debounce, h, setText } from './dom';
 import { addDec, dateTime, divDec, fixed, isZero, trimZeros } from './format';
+import { KeysPanel } from './keys';
 import { triggerText, typeLabel } from './orderKinds';
 import { apiKey } from './session';
 import { type MarketInfo, store } from './store';
 import { type Balance, type Fill, OPEN_STATUSES, type Order } from './types';
 
-type TabId = 'open' | 'history' | 'fills';
+type TabId = 'open' | 'history' | 'fills' | 'keys';
 type Notify = (text: string, kind?: 'ok' | 'error' | 'info') => void;
 
 const HISTORY_LIMIT = 100;
+// A page back asks for as many as the API gives: the page after it starts at the oldest
+// time shown (inclusive), so only more orders than this in one millisecond could be
+// stepped over.
+const OLDER_LIMIT = 1000;
 const FILLS_LIMIT = 100;
 
 interface Column<T> {
@@ -81,7 +86,12 @@ export class AccountTabs {
   private market: MarketInfo | null = null;
   private open = new Map<string, Order>();
   private history = new Map<string, Order>();
+  // Paging back: the `end` of the next older page, and whether there is none.
+  private olderEnd: number | null = null;
+  private historyComplete = false;
+  private loadingOlder = false;
   private fills: Fill[] = [];
+  private shownTab: TabId = 'open';
   private inFlight = 0;
   private pushedDuringFetch: Order[] = [];
   private fillsPushedDuringFetch: Fill[] = [];
@@ -96,6 +106,12 @@ export class AccountTabs {
     'Cancel all',
   );
   private readonly message = h('div', { class: 'tabs-message muted', 'data-testid': 'account-message' });
+  private readonly older = h(
+    'button',
+    { type: 'button', class: 'btn small', 'data-testid': 'history-older' },
+    'Load older orders',
+  );
+  private readonly keys: KeysPanel;
   private readonly balancesBody = h('div', { class: 'balances-body' });
   private readonly fundsAsset = h('select', {
     class: 'input select',
@@ -150,12 +166,16 @@ export class AccountTabs {
       open: tab('open', 'Open orders', 'tab-open-orders'),
       history: tab('history', 'Order history', 'tab-history'),
       fills: tab('fills', 'Fills', 'tab-fills'),
+      keys: tab('keys', 'API keys', 'tab-keys'),
     };
     this.panes = {
       open: h('div', { class: 'pane', role: 'tabpanel', 'data-testid': 'open-orders' }),
       history: h('div', { class: 'pane', role: 'tabpanel', 'data-testid': 'order-history' }),
       fills: h('div', { class: 'pane', role: 'tabpanel', 'data-testid': 'fills' }),
+      keys: h('div', { class: 'pane', role: 'tabpanel', 'data-testid': 'api-keys' }),
     };
+    this.keys = new KeysPanel(this.panes.keys, notify);
+    this.older.addEventListener('click', () => void this.loadOlder());
     tabsRoot.append(
       h(
         'div',
@@ -166,11 +186,12 @@ export class AccountTabs {
           this.tabButtons.open,
           this.tabButtons.history,
           this.tabButtons.fills,
+          this.tabButtons.keys,
         ),
         this.cancelAll,
       ),
       this.message,
-      h('div', { class: 'panes' }, this.panes.open, this.panes.history, this.panes.fills),
+      h('div', { class: 'panes' }, this.panes.open, this.panes.history, this.panes.fills, this.panes.keys),
     );
     this.panes.open.addEventListener('click', (ev) => {
       const btn = (ev.target as HTMLElement).closest<HTMLButtonElement>('button[data-cancel]');
@@ -207,7 +228,7 @@ export class AccountTabs {
     if (this.market?.market === m.market) return;
     this.market = m;
     this.open.clear();
-    this.history.clear();
+    this.forgetHistory();
     this.fills = [];
     this.renderOrders();
     this.renderFills();
@@ -223,8 +244,9 @@ export class AccountTabs {
   /** Signed out: empty everything. */
   clear(): void {
     this.open.clear();
-    this.history.clear();
+    this.forgetHistory();
     this.fills = [];
+    this.keys.clear();
     store.setBalances([]);
     this.renderSignedOut();
   }
@@ -267,7 +289,54 @@ export class AccountTabs {
     else this.open.delete(o.order_id);
   }
 
+  private forgetHistory(): void {
+    this.history.clear();
+    this.olderEnd = null;
+    this.historyComplete = false;
+  }
+
+  /** The next page back of the order history: orders created at or before the oldest
+   * shown, newest first (those already shown are merged, not repeated); asks again
+   * until one is new or there are no more. */
+  private async loadOlder(): Promise<void> {
+    const m = this.market;
+    if (!m || this.loadingOlder || this.historyComplete) return;
+    const end = this.olderEnd ?? this.oldestShown();
+    if (end === null) return;
+    this.loadingOlder = true;
+    this.older.disabled = true;
+    try {
+      const known = this.history.size;
+      let before = end;
+      while (this.history.size === known && !this.historyComplete) {
+        const page = await api.orders(m.market, 'all', OLDER_LIMIT, before);
+        if (m !== this.market || !Array.isArray(page)) return;
+        for (const o of page) this.mergeOrder(o);
+        if (page.length < OLDER_LIMIT) this.historyComplete = true;
+        // A full page all of one millisecond, every one shown already: step past it.
+        before = this.history.size === known ? before - 1 : (this.oldestShown() ?? before);
+      }
+      this.olderEnd = before;
+      this.renderOrders();
+    } catch (e) {
+      this.notify(`Could not load older orders: ${errorText(e)}`, 'error');
+    } finally {
+      this.loadingOlder = false;
+      this.older.disabled = false;
+    }
+  }
+
+  private oldestShown(): number | null {
+    let oldest: number | null = null;
+    for (const o of this.history.values()) {
+      if (oldest === null || o.created_at < oldest) oldest = o.created_at;
+    }
+    return oldest;
+  }
+
   private show(id: TabId): void {
+    this.shownTab = id;
+    if (id === 'keys' && apiKey()) void this.keys.refresh();
     for (const k of Object.keys(this.panes) as TabId[]) {
       this.panes[k].hidden = k !== id;
       this.tabButtons[k].classList.toggle('active', k === id);
@@ -294,7 +363,9 @@ export class AccountTabs {
       if (!apiKey() || m !== this.market) return;
       if (balances.status === 'fulfilled' && Array.isArray(balances.value)) store.setBalances(balances.value);
       if (all.status === 'fulfilled' && Array.isArray(all.value)) {
-        this.history = new Map(all.value.map((o) => [o.order_id, o]));
+        // merged: pages loaded further back stay
+        for (const o of all.value) this.mergeOrder(o);
+        if (all.value.length < HISTORY_LIMIT && this.olderEnd === null) this.historyComplete = true;
       }
       if (open.status === 'fulfilled' && Array.isArray(open.value)) {
         this.open = new Map(open.value.filter((o) => OPEN_STATUSES.has(o.status)).map((o) => [o.order_id, o]));
@@ -316,6 +387,7 @@ export class AccountTabs {
       this.renderOrders();
       this.renderFills();
       this.renderBalances();
+      if (this.shownTab === 'keys') void this.keys.refresh();
     } finally {
       this.inFlight -= 1;
       if (this.inFlight === 0) {
@@ -379,7 +451,7 @@ export class AccountTabs {
         : h('div', { class: 'empty' }, apiKey() ? 'No open orders' : ''),
     );
 
-    const hist = [...this.history.values()].sort(byNewest).slice(0, HISTORY_LIMIT);
+    const hist = [...this.history.values()].sort(byNewest);
     const histCols: Column<Order>[] = [
       { title: 'Time', cell: (o) => dateTime(o.created_at) },
       { title: 'Side', cell: (o) => sideCell(o.side) },
@@ -397,10 +469,12 @@ export class AccountTabs {
       },
       { title: 'Status', cell: (o) => h('span', { class: `status ${o.status}` }, o.status.replace('_', ' ')) },
     ];
+    this.older.hidden = !apiKey() || this.historyComplete || hist.length === 0;
     this.panes.history.replaceChildren(
       hist.length
         ? table(histCols, hist, (o) => orderRowAttrs('history-row', o))
         : h('div', { class: 'empty' }, apiKey() ? 'No orders yet' : ''),
+      this.older,
     );
   }
 

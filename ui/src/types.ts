@@ -65,6 +65,7 @@ export interface Balance {
 }
 
 export interface Fill {
+  fill_id: string;
   trade_id: string;
   order_id: string;
   market: string;
@@ -123,6 +124,29 @@ export interface OrderRequest {
 export interface UserCreated {
   user_id: string;
   api_key: string;
+}
+
+export const SCOPES = ['read', 'trade', 'withdraw', 'keys'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** One of the user's API keys, as GET /keys lists it (never its secret). */
+export interface ApiKeyInfo {
+  key_id: string;
+  label: string;
+  scopes: Scope[];
+  allowed_ips: string[];
+  created_at: number;
+}
+
+/** A key just created: the secret is in `api_key`, shown this once. */
+export interface ApiKeyCreated extends ApiKeyInfo {
+  api_key: string;
+}
+
+export interface KeyRequest {
+  label: string;
+  scopes: Scope[];
+  allowed_ips?: string[];
 }
 
 export const OPEN_STATUSES: ReadonlySet<string> = new Set(['new', 'partially_filled']);
