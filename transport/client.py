@@ -19,6 +19,8 @@ Invariants:
   reaches that process only, and only as the process its security holds the key of.
 - Once started, it logs ``peer up`` / ``peer down`` when its peer's connection comes or
   goes (looked at every ``PEER_CHECK_S``), as the actors' runtime does for its DEALERs.
+  Every read of the socket's events (the send, the peer check) is followed by a drain
+  when replies wait: such a read may consume the descriptor's edge.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from transport.framing import (
     unpack_message,
     valid_trace,
 )
-from transport.liveness import keep_alive, peer_connected
+from transport.liveness import keep_alive, socket_events
 from transport.security import BusSecurity
 
 log = logging.getLogger("client")
@@ -48,6 +50,7 @@ PEER_CHECK_S = 0.25
 
 _NOBLOCK = int(zmq.NOBLOCK)
 _POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
 _EVENTS = int(zmq.EVENTS)
 
 
@@ -111,9 +114,14 @@ class DealerClient:
         if self._loop is None:
             return
         try:
-            up = peer_connected(self._socket)
+            events = socket_events(self._socket)
         except zmq.ZMQError:
             return  # closed under us
+        if events & _POLLIN:
+            # Reading the events took in waiting replies and, with them, the descriptor's
+            # edge: nothing else would wake the reader for them.
+            self._drain()
+        up = bool(events & _POLLOUT)
         if up != self._up:
             self._up = up
             log.info("peer up" if up else "peer down", extra={"fields": {"peer": self.name}})

@@ -10,7 +10,10 @@ Invariants:
   ``CONNECT_TIMEOUT_MS``, so a peer that comes back is reached again within a second.
 - A client socket set to ``ZMQ_IMMEDIATE`` is writable (``POLLOUT``) exactly while some
   peer is connected (its handshake done): :func:`peer_connected` reads that, so "the peer
-  is down" is known without a timer of our own.
+  is down" is known without a timer of our own.  Reading it makes the socket take in
+  what waits for it, which may consume the edge of an edge-triggered descriptor: a caller
+  that waits on that descriptor must look at ``POLLIN`` in the same events (the events
+  are returned for that).
 """
 
 from __future__ import annotations
@@ -43,5 +46,11 @@ def keep_alive(socket: zmq.Socket[Any]) -> None:
 
 def peer_connected(socket: zmq.Socket[Any]) -> bool:
     """Whether an ``ZMQ_IMMEDIATE`` client socket has a peer connected right now."""
+    return bool(socket_events(socket) & zmq.POLLOUT)
+
+
+def socket_events(socket: zmq.Socket[Any]) -> int:
+    """The socket's ``ZMQ_EVENTS``: ``POLLOUT`` is :func:`peer_connected`, ``POLLIN``
+    says messages wait to be read."""
     events: int = socket.getsockopt(zmq.EVENTS)  # type: ignore[assignment]
-    return bool(events & zmq.POLLOUT)
+    return events
