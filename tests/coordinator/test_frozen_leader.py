@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from coordkit import MakeCoordinator
+from coordkit import MakeCoordinator, wins
 from gateway_kit import wait_until
 
 from bourse.coordination import CoordinatorSettings
@@ -39,7 +39,7 @@ def test_a_frozen_leader_resumed_sees_it_no_longer_leads(
     assert standby.campaign(GROUP, "standby", {}) is None
 
     leader.freeze()
-    wait_until(lambda: standby.campaign(GROUP, "standby", {}) is not None, 10.0, "takeover")
+    wait_until(lambda: wins(standby, GROUP, "standby"), 10.0, "takeover")
     new_epoch = standby.leading(GROUP)
     leader.thaw()
 
@@ -62,7 +62,7 @@ def test_a_killed_leaders_group_is_taken_over_within_the_ttl_and_a_bound(
     assert standby.campaign(GROUP, "standby", {}) is None
     killed_at = time.monotonic()
     leader.kill()
-    wait_until(lambda: standby.campaign(GROUP, "standby", {}) is not None, 10.0, "takeover")
+    wait_until(lambda: wins(standby, GROUP, "standby"), 10.0, "takeover")
     took = time.monotonic() - killed_at
     assert took < settings.lease_ttl_ms / 1000 + TAKEOVER_BOUND_S
     new = standby.leading(GROUP)

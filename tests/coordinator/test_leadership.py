@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 
 import pytest
-from coordkit import MakeCoordinator
+from coordkit import MakeCoordinator, wins
 from gateway_kit import wait_until
 from tcpcut import TcpCut
 
@@ -173,7 +173,7 @@ def test_closing_without_revoking_lets_the_lease_run_out(coordinator: MakeCoordi
     assert primary.leading(GROUP) is None  # at once, locally
     assert standby.campaign(GROUP, "standby", {}) is None  # etcd still holds the key
     started = time.monotonic()
-    wait_until(lambda: standby.campaign(GROUP, "standby", {}) is not None, 5.0, "takeover")
+    wait_until(lambda: wins(standby, GROUP, "standby"), 5.0, "takeover")
     assert time.monotonic() - started < 1.0 + TAKEOVER_BOUND_S
 
 
@@ -224,7 +224,7 @@ def test_after_losing_its_lease_a_process_leads_again_on_a_new_one(
         old_lease = leader.lease
         cut.cut()
         wait_until(lambda: from_callback != [], 10.0, "the loss, and a campaign after it")
-        wait_until(lambda: leader.campaign(GROUP, "primary", {}) is not None, 5.0, "leading again")
+        wait_until(lambda: wins(leader, GROUP, "primary"), 5.0, "leading again")
         again = leader.leading(GROUP)
         assert again is not None and again > first
         assert from_callback[0] in (None, again)
