@@ -96,7 +96,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "bench": "failover",
+                "bench": "leadership",
                 "runs": len(took_s),
                 "lease_ttl_ms": args.lease_ttl_ms,
                 "takeover_min_ms": round(low * 1000),
