@@ -52,6 +52,7 @@ import tempfile
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -384,30 +385,39 @@ def run(args: argparse.Namespace) -> list[PhaseResult]:
             curve=not args.no_curve,
         ) as running,
     ):
-        base = start_exchange(running)
-        keys = make_users(base, args.users)
-        context = multiprocessing.get_context("spawn")
-        receive, send = context.Pipe(duplex=False)
-        client = context.Process(
-            target=client_process, args=(running.config.gateway.port, keys, args, send)
-        )
-        client.start()
-        send.close()  # so that a client that dies ends the wait below instead of hanging
-        pids = {name: process.pid for name, process in running.processes.items()}
-        for worker in children(pids["gateway"]):
-            pids[f"gateway worker {worker}"] = worker
-        pids["client"] = client.pid or 0
-        spent: list[dict[str, float]] = []
-        while (message := receive.recv()) == "start":
-            before = cpu_snapshot(pids)
-            assert receive.recv() == "end"
-            after = cpu_snapshot(pids)
-            spent.append({name: after[name] - before[name] for name in pids})
-        results: list[PhaseResult] = message
-        client.join()
-        for result, cpu in zip(results, spent, strict=True):
-            result.cpu_s = cpu
-        return results
+        return run_client(running, client_process, args)
+
+
+ClientProcess = Callable[[int, list[str], argparse.Namespace, Connection], None]
+
+
+def run_client(
+    running: Cluster, target: ClientProcess, args: argparse.Namespace
+) -> list[PhaseResult]:
+    """Users made on the running exchange, then ``target`` run in a process of its own on
+    them; each phase's results with the CPU every process spent in it."""
+    base = start_exchange(running)
+    keys = make_users(base, args.users)
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    client = context.Process(target=target, args=(running.config.gateway.port, keys, args, send))
+    client.start()
+    send.close()  # so that a client that dies ends the wait below instead of hanging
+    pids = {name: process.pid for name, process in running.processes.items()}
+    for worker in children(pids["gateway"]):
+        pids[f"gateway worker {worker}"] = worker
+    pids["client"] = client.pid or 0
+    spent: list[dict[str, float]] = []
+    while (message := receive.recv()) == "start":
+        before = cpu_snapshot(pids)
+        assert receive.recv() == "end"
+        after = cpu_snapshot(pids)
+        spent.append({name: after[name] - before[name] for name in pids})
+    results: list[PhaseResult] = message
+    client.join()
+    for result, cpu in zip(results, spent, strict=True):
+        result.cpu_s = cpu
+    return results
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import multiprocessing
 import random
 import sys
 import tempfile
@@ -50,14 +49,11 @@ from bench.http_api import (
     HttpConnection,
     PhaseResult,
     Trader,
-    cpu_snapshot,
-    make_users,
-    start_exchange,
+    run_client,
     summary,
 )
 from bench.http_api import fixed_rate as http_fixed_rate
 from bench.http_api import saturation as http_saturation
-from bench.proc import children
 from harness.cluster import cluster
 
 _encode = msgspec.json.Encoder().encode
@@ -206,30 +202,7 @@ def run(args: argparse.Namespace) -> list[PhaseResult]:
         tempfile.TemporaryDirectory() as folder,
         cluster(Path(folder), fsync=args.fsync, gateway_workers=args.workers) as running,
     ):
-        base = start_exchange(running)
-        keys = make_users(base, args.users)
-        context = multiprocessing.get_context("spawn")
-        receive, send = context.Pipe(duplex=False)
-        client = context.Process(
-            target=client_process, args=(running.config.gateway.port, keys, args, send)
-        )
-        client.start()
-        send.close()  # so that a client that dies ends the wait below instead of hanging
-        pids = {name: process.pid for name, process in running.processes.items()}
-        for worker in children(pids["gateway"]):
-            pids[f"gateway worker {worker}"] = worker
-        pids["client"] = client.pid or 0
-        spent: list[dict[str, float]] = []
-        while (message := receive.recv()) == "start":
-            before = cpu_snapshot(pids)
-            assert receive.recv() == "end"
-            after = cpu_snapshot(pids)
-            spent.append({name: after[name] - before[name] for name in pids})
-        results: list[PhaseResult] = message
-        client.join()
-        for result, cpu in zip(results, spent, strict=True):
-            result.cpu_s = cpu
-        return results
+        return run_client(running, client_process, args)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
