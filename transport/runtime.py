@@ -20,7 +20,9 @@ Invariants:
 - Whatever one turn sends to the same peer through the same socket leaves as one message
   of envelopes (transport/framing.py), in the order it was produced; a message of
   envelopes that comes in is handed to the actor as the messages it carries.
-- SIGTERM or SIGINT stops the loop within ``POLL_MS``; sockets close with LINGER 0.
+- SIGTERM or SIGINT stops the loop within ``POLL_MS``; sockets close with LINGER 0.  More
+  of them while the actor stops (its last snapshot) change nothing: the handlers stay
+  until it has stopped.
 - With ``busy_poll_us``, the loop polls without sleeping for that long after a turn that
   had messages, yielding the CPU between polls; a quiet actor sleeps as before.
 - Once the actor has started, the garbage collector settles (bourse/gcpolicy.py): what
@@ -303,29 +305,33 @@ class Runtime:
         out = Outbox()
         self.actor.runtime = self
         try:
-            self.security.start(self.context)
-            self.actor.setup(self)
-            self.security.listening()
-            endpoint = self.actor.metrics_endpoint
-            if endpoint is not None:
-                self.actor.register_gauges(self.metrics)
-                self.metrics.serve(endpoint.address, endpoint.port)
-            self.actor.on_start(out)
-            self._flush(out)
-            settle_after_startup(ACTOR_THRESHOLDS)
-            while not self._stopping:
-                self._turn(out)
-        except Exception as error:
-            log.exception("actor failed", extra={"fields": {"actor": self.actor.name}})
-            self.actor.on_failure(error)
-            return 1
+            try:
+                self.security.start(self.context)
+                self.actor.setup(self)
+                self.security.listening()
+                endpoint = self.actor.metrics_endpoint
+                if endpoint is not None:
+                    self.actor.register_gauges(self.metrics)
+                    self.metrics.serve(endpoint.address, endpoint.port)
+                self.actor.on_start(out)
+                self._flush(out)
+                settle_after_startup(ACTOR_THRESHOLDS)
+                while not self._stopping:
+                    self._turn(out)
+            except Exception as error:
+                log.exception("actor failed", extra={"fields": {"actor": self.actor.name}})
+                self.actor.on_failure(error)
+                return 1
+            finally:
+                self.security.stop()
+                self.context.destroy(linger=0)
+            # Still under our handlers: Ctrl-C reaches every process of the terminal's
+            # group, and the supervisor's SIGTERM follows; neither may cut the snapshot.
+            self.actor.on_stop()
+            return 0
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.security.stop()
-            self.context.destroy(linger=0)
-        self.actor.on_stop()
-        return 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True

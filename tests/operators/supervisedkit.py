@@ -49,6 +49,7 @@ class Supervised:
     config_path: Path
     config: Config
     supervisors: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    own_group: bool = False  # each supervisor leads a process group, as in a terminal
 
     @property
     def data(self) -> Path:
@@ -69,6 +70,7 @@ class Supervised:
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=self.own_group,
         )
 
     def records(self, host: str) -> list[dict[str, Any]]:
@@ -162,12 +164,15 @@ def wait_until(
 
 @contextmanager
 def supervised(
-    folder: Path, rewrite: Callable[[str], str] = lambda text: text, **options: Any
+    folder: Path,
+    rewrite: Callable[[str], str] = lambda text: text,
+    own_group: bool = False,
+    **options: Any,
 ) -> Iterator[Supervised]:
     """Keys made (as ``bourse keys init`` does) and every host's supervisor started."""
     path = write_config(folder, **options)
     path.write_text(rewrite(path.read_text()))
-    running = Supervised(folder, path, load_config(path))
+    running = Supervised(folder, path, load_config(path), own_group=own_group)
     running.data.mkdir(exist_ok=True)
     keys = running.data / running.config.raw.security.keys_dir
     ensure_pairs(keys, list(running.config.processes()))
